@@ -1,0 +1,1 @@
+"""The phone agent worker: configuration, providers, the agent, its tools and telephony."""

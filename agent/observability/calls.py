@@ -1,0 +1,118 @@
+"""The call record: who called (masked), how it ended, a redacted transcript, per-turn latency.
+
+Every event is written as it happens, so a call that drops mid-way still leaves its record.
+Provider errors are logged and answered with a spoken apology instead of dead air.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from livekit.agents import AgentSession, llm
+
+from ..call_state import CallState
+from .redaction import redact
+
+logger = logging.getLogger("phone-agent.calls")
+
+APOLOGY = "Sorry, I'm having a little trouble on my end. Could you say that again?"
+
+
+def mask_number(number: str | None) -> str | None:
+    return f"…{number[-4:]}" if number and len(number) >= 4 else None
+
+
+def _turn_metrics(item: llm.ChatMessage) -> dict[str, float]:
+    metrics = getattr(item, "metrics", None) or {}
+    if not isinstance(metrics, dict):
+        metrics = getattr(metrics, "__dict__", {})
+    keep = ("e2e_latency", "end_of_turn_delay", "transcription_delay", "llm_node_ttft",
+            "tts_node_ttfb")
+    return {k: round(float(v), 4) for k, v in metrics.items()
+            if k in keep and isinstance(v, int | float)}
+
+
+class CallRecorder:
+    """Writes the call record through the repository while the session runs."""
+
+    def __init__(self, state: CallState, session: AgentSession[Any], repo: Any) -> None:
+        self._state = state
+        self._session = session
+        self._repo = repo
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._started = time.monotonic()
+        self._apologies = 0
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
+
+    def attach(self) -> None:
+        caller = self._state.caller
+        self._spawn(self._repo.start_call(
+            call_uid=self._state.call_uid, room=self._state.room_name, channel=caller.kind,
+            direction=caller.direction, caller_masked=mask_number(caller.phone_number),
+            sip_call_id=caller.call_id))
+        self._session.on("conversation_item_added", self._on_item)
+        self._session.on("error", self._on_error)
+        self._session.on("close", self._on_close)
+
+    def _on_item(self, ev: Any) -> None:
+        item = ev.item
+        if not isinstance(item, llm.ChatMessage) or not item.text_content:
+            return
+        metrics = _turn_metrics(item)
+        if item.role == "assistant" and "e2e_latency" in metrics:
+            logger.info("turn latency", extra={"call": self._state.call_uid, **metrics})
+        self._spawn(self._repo.add_transcript_line(
+            call_uid=self._state.call_uid, role=item.role,
+            text=redact(item.text_content), metrics=metrics,
+            interrupted=bool(getattr(item, "interrupted", False))))
+
+    def _on_error(self, ev: Any) -> None:
+        err = ev.error
+        source = type(ev.source).__name__ if ev.source is not None else "unknown"
+        recoverable = bool(getattr(err, "recoverable", False))
+        logger.warning("provider error", extra={"call": self._state.call_uid,
+                       "source": source, "recoverable": recoverable,
+                       "error": redact(str(getattr(err, "error", err)))[:300]})
+        self._spawn(self._repo.add_call_event(
+            call_uid=self._state.call_uid, kind="provider_error",
+            detail=f"{source}: {redact(str(getattr(err, 'error', err)))[:300]}"))
+        # An LLM failure leaves the caller waiting on silence: say something. TTS failures
+        # can't be spoken over, and STT reconnects by itself.
+        if "LLM" in source and self._apologies < 3:
+            self._apologies += 1
+            try:
+                self._session.say(APOLOGY, allow_interruptions=True, add_to_chat_ctx=False)
+            except RuntimeError:
+                pass  # the session is closing; nothing to say to
+
+    def _on_close(self, ev: Any) -> None:
+        reason = getattr(ev, "reason", None)
+        reason_name = getattr(reason, "value", str(reason))
+        if self._state.ended_by is None:
+            self._state.ended_by = "caller" if "disconnect" in str(reason_name).lower() else (
+                "error" if ev.error is not None else "agent")
+        duration = round(time.monotonic() - self._started, 2)
+        logger.info("call ended", extra={"call": self._state.call_uid,
+                                         "ended_by": self._state.ended_by,
+                                         "duration_s": duration})
+        self._spawn(self._repo.finish_call(call_uid=self._state.call_uid,
+                                           ended_by=self._state.ended_by,
+                                           reason=str(reason_name), duration_s=duration))
+
+    async def flush(self) -> None:
+        """Wait until every pending write has landed (tests, and the job's shutdown hook)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        logger.error("call record write failed: %s", task.exception())

@@ -1,0 +1,187 @@
+"""Construction of the speech pipeline: VAD, turn detection, Deepgram STT, DeepSeek LLM,
+ElevenLabs TTS, and the turn-handling options that tie them together.
+
+Everything here uses the official LiveKit plugins; only their endpoints change (`*_BASE_URL`),
+which is how the local provider emulators are plugged in.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+from livekit.agents import inference, vad
+from livekit.plugins import deepgram, elevenlabs, openai, silero
+
+from .config import Settings
+
+logger = logging.getLogger("phone-agent.providers")
+
+# DeepSeek V4 thinks by default. In thinking mode it rejects the request that follows a tool
+# call with HTTP 400 unless the assistant's `reasoning_content` is sent back, which the OpenAI
+# plugin never does. Live turns must also not wait for reasoning tokens.
+DEEPSEEK_EXTRA_BODY: dict[str, Any] = {"thinking": {"type": "disabled"}}
+
+# Words the caller is likely to say that generic models mishear on 8 kHz audio.
+STT_KEYTERMS = ["appointment", "reschedule", "cancel", "order number", "representative"]
+
+# ElevenLabs PCM at 24 kHz matches the room's audio output rate (no resampling on our side);
+# the SIP bridge transcodes to the call codec. The 1.8.9 plugin rejects `ulaw_8000`.
+TTS_ENCODING = "pcm_24000"
+
+# The text turn-detector plugin's model revision we would use, and the file that must be cached.
+_SEMANTIC_MODEL_REPO = "livekit/turn-detector"
+_SEMANTIC_MODEL_FILE = "onnx/model_q8.onnx"
+
+
+def load_vad() -> vad.VAD:
+    """Silero VAD, tuned for phone audio. Called once per worker process (prewarm).
+
+    min_silence_duration 0.3 s: the VAD's end-of-speech is the start of every endpointing
+    decision, so a long hangover adds directly to response latency; the turn detector and the
+    endpointing delay, not the VAD, decide whether the caller is done.
+    """
+    return silero.VAD.load(min_speech_duration=0.05, min_silence_duration=0.3,
+                           prefix_padding_duration=0.3, activation_threshold=0.5)
+
+
+def semantic_model_available() -> str | None:
+    """Revision of the text turn-detector model if its files are in the local HF cache."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+    except ImportError:  # pragma: no cover - huggingface_hub ships with the plugin
+        return None
+    for revision in ("v1.2.2-en", "v0.4.1-intl"):
+        found = try_to_load_from_cache(_SEMANTIC_MODEL_REPO, _SEMANTIC_MODEL_FILE,
+                                       revision=revision)
+        if isinstance(found, str):
+            return revision
+    return None
+
+
+@dataclass(frozen=True)
+class TurnDetectorChoice:
+    kind: str  # "semantic" | "audio" | "stt" | "vad"
+    reason: str
+
+
+def choose_turn_detector(setting: str) -> TurnDetectorChoice:
+    """Resolve TURN_DETECTOR. `auto` prefers the semantic model and falls back to LiveKit's
+    bundled offline audio model; it never falls through to LiveKit Cloud inference."""
+    if setting == "auto":
+        revision = semantic_model_available()
+        if revision:
+            return TurnDetectorChoice("semantic", f"text model {revision} found in local cache")
+        return TurnDetectorChoice(
+            "audio", "text model files not downloaded; using bundled offline v1-mini audio model"
+        )
+    if setting == "semantic" and not semantic_model_available():
+        raise RuntimeError(
+            "TURN_DETECTOR=semantic but the turn-detector model is not downloaded; run "
+            "`python -m livekit.agents download-files` on a connected machine, or use "
+            "TURN_DETECTOR=auto"
+        )
+    return TurnDetectorChoice(setting, f"TURN_DETECTOR={setting}")
+
+
+def build_turn_detector(choice: TurnDetectorChoice) -> Any:
+    if choice.kind == "semantic":
+        # Imported only here: importing the plugin registers an inference subprocess.
+        from livekit.plugins.turn_detector.multilingual import MultilingualModel
+
+        return MultilingualModel()
+    if choice.kind == "audio":
+        # Pinned version: without it, dev mode resolves to the cloud `v1` model.
+        return inference.TurnDetector(version="v1-mini")
+    return choice.kind  # "stt" or "vad": the session's built-in modes
+
+
+def turn_handling(settings: Settings, choice: TurnDetectorChoice) -> dict[str, Any]:
+    """Turn-taking for phone callers; every value is set on purpose.
+
+    - endpointing fixed at MIN/MAX_ENDPOINTING_DELAY (0.3 s / 2.0 s): 0.3 s after the caller
+      stops is the shortest pause that doesn't cut people off mid-sentence when a turn
+      detector backs it; 2.0 s caps the wait when the detector thinks they will go on (the
+      2.5 s library default feels like dead air on the phone).
+    - interruption mode "vad": the adaptive mode is a LiveKit Cloud model; VAD works offline
+      and the same in dev and start. min_duration 0.5 s of speech so a cough, a click on the
+      line or a short "mm-hmm" doesn't cut the agent off; min_words 0 so barge-in doesn't
+      wait for a transcript (which costs a network round trip).
+    - resume_false_interruption with a 1.0 s timeout: if the "interruption" produced no words
+      within a second (noise, a backchannel), the agent picks up its sentence where it paused.
+    - preemptive_generation: the LLM starts on the final transcript while endpointing is
+      still deciding, hiding most of its first-token latency; discarded if the caller goes on.
+    """
+    return {
+        "turn_detection": build_turn_detector(choice),
+        "endpointing": {
+            "mode": "fixed",
+            "min_delay": settings.min_endpointing_delay,
+            "max_delay": settings.max_endpointing_delay,
+        },
+        "interruption": {
+            "enabled": True,
+            "mode": "vad",
+            "min_duration": 0.5,
+            "min_words": 0,
+            "resume_false_interruption": True,
+            "false_interruption_timeout": 1.0,
+            "discard_audio_if_uninterruptible": True,
+        },
+        "preemptive_generation": {"enabled": True, "max_retries": 3},
+    }
+
+
+def build_stt(settings: Settings, *, http_session: aiohttp.ClientSession | None = None
+              ) -> deepgram.STT:
+    kwargs: dict[str, Any] = {}
+    if settings.deepgram_base_url:
+        kwargs["base_url"] = settings.deepgram_base_url
+    if settings.deepgram_model.startswith("nova-3"):  # keyterm prompting is nova-3 only
+        kwargs["keyterm"] = STT_KEYTERMS
+    return deepgram.STT(
+        model=settings.deepgram_model,
+        language=settings.deepgram_language,
+        interim_results=True,
+        punctuate=True,
+        smart_format=False,  # numbers as words keep order ids intact for the LLM to parse
+        # 300 ms of silence closes an utterance: Deepgram's 25 ms default splits phone
+        # sentences at every breath, and the session's own endpointing decides the turn.
+        endpointing_ms=300,
+        filler_words=True,
+        vad_events=True,
+        utterance_end_ms=1000,
+        api_key=settings.deepgram_api_key,
+        http_session=http_session,
+        **kwargs,
+    )
+
+
+def build_llm(settings: Settings) -> openai.LLM:
+    return openai.LLM(
+        model=settings.deepseek_model,
+        base_url=settings.deepseek_base_url,
+        api_key=settings.deepseek_api_key,
+        temperature=0.4,  # steady wording on the phone, still natural
+        parallel_tool_calls=False,  # one action at a time, each confirmed with the caller
+        extra_body=DEEPSEEK_EXTRA_BODY,
+    )
+
+
+def build_tts(settings: Settings, *, http_session: aiohttp.ClientSession | None = None
+              ) -> elevenlabs.TTS:
+    kwargs: dict[str, Any] = {}
+    if settings.elevenlabs_base_url:
+        kwargs["base_url"] = settings.elevenlabs_base_url
+    return elevenlabs.TTS(
+        voice_id=settings.elevenlabs_voice_id,
+        model=settings.elevenlabs_model,
+        encoding=TTS_ENCODING,
+        api_key=settings.eleven_api_key,
+        # The agent's own normalizer (agent/speech_text.py) already spells numbers out.
+        apply_text_normalization="off",
+        http_session=http_session,
+        **kwargs,
+    )

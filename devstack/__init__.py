@@ -1,0 +1,1 @@
+"""Local stack tooling: private network namespace, services, dev loop."""

@@ -1,0 +1,104 @@
+"""`python -m devstack dev`: the local loop behind `make dev`.
+
+Starts Redis, livekit-server and the worker (`python agent.py dev`), and the provider
+emulators when `.env` has no real provider keys. Ctrl-C stops everything it started.
+On machines where WebRTC must stay off real interfaces, `--netns on` (the Makefile's default
+when running as root) runs it all inside a private network namespace.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+
+from dotenv import dotenv_values
+
+from . import services as svc
+
+PROVIDER_KEYS = ("DEEPGRAM_API_KEY", "DEEPSEEK_API_KEY", "ELEVEN_API_KEY")
+
+
+def _want_netns(mode: str) -> bool:
+    if mode == "on":
+        return True
+    if mode == "off":
+        return False
+    return os.geteuid() == 0 and sys.platform.startswith("linux")
+
+
+def _provider_env(emulate: str) -> tuple[dict[str, str], bool]:
+    file_env = {k: v for k, v in dotenv_values(svc.ROOT / ".env").items() if v}
+    merged = {**file_env, **os.environ}
+    have_keys = all(merged.get(k) for k in PROVIDER_KEYS)
+    use_emulators = emulate == "on" or (emulate == "auto" and not have_keys)
+    return (svc.emulator_env() if use_emulators else {}), use_emulators
+
+
+def dev(args: argparse.Namespace) -> int:
+    if _want_netns(args.netns) and not svc.in_private_netns():
+        print("[dev] entering a private network namespace (scripts/in-netns)", flush=True)
+        argv = [str(svc.ROOT / "scripts" / "in-netns"), sys.executable, "-m", "devstack",
+                *sys.argv[1:]]
+        return subprocess.call(argv)
+
+    env, emulated = _provider_env(args.emulate)
+    with svc.Stack() as stack:
+        try:
+            stack.up(svc.redis())
+            stack.up(svc.livekit_server())
+            if emulated:
+                print("[dev] no provider keys in .env: Deepgram, DeepSeek and ElevenLabs are "
+                      "EMULATED locally (tests/emulators)", flush=True)
+                stack.up(svc.emulators(profile=args.profile))
+            worker = stack.up(svc.worker("dev", env=env))
+        except svc.ServiceError as e:
+            print(f"[dev] {e}", file=sys.stderr)
+            return 1
+        key, _ = svc.livekit_keys()
+        print(f"[dev] stack is up: LiveKit {svc.LIVEKIT_URL} (API key {key}); worker "
+              "registered. Join a room with a token that dispatches the agent (README, "
+              "'Talking to the agent'). Ctrl-C stops everything.", flush=True)
+        if args.exit_when_ready:
+            return 0
+        return _follow(worker)
+
+
+def _follow(worker: svc.Service) -> int:
+    """Print the worker's log as it grows until Ctrl-C or the worker exits."""
+    offset = 0
+    try:
+        while worker.proc is not None and worker.proc.poll() is None:
+            text = worker.log_text()
+            if len(text) > offset:
+                sys.stdout.write(text[offset:])
+                sys.stdout.flush()
+                offset = len(text)
+            time.sleep(0.3)
+    except KeyboardInterrupt:
+        print("\n[dev] stopping…", flush=True)
+        return 0
+    print(f"[dev] worker exited; see {worker.log_path}", file=sys.stderr)
+    return 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m devstack")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("dev", help="run the local stack and the worker in dev mode")
+    p.add_argument("--netns", choices=["auto", "on", "off"], default="auto",
+                   help="run inside a private network namespace (auto: when root on Linux)")
+    p.add_argument("--emulate", choices=["auto", "on", "off"], default="auto",
+                   help="use local provider emulators (auto: when .env has no provider keys)")
+    p.add_argument("--profile", choices=["none", "reference"], default="reference",
+                   help="emulator latency profile")
+    p.add_argument("--exit-when-ready", action="store_true",
+                   help="stop as soon as the worker has registered (smoke test)")
+    args = parser.parse_args()
+    return dev(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,206 @@
+"""Start, watch and stop the local stack: Redis, livekit-server, the provider emulators and
+the agent worker. Used by `make dev`, the integration tests, the benchmark and the demo.
+
+Each service logs to `.state/logs/<name>.log`; a service that fails to become ready raises
+with the tail of its log, so the cause is on screen.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = ROOT / ".state"
+LOGS = STATE / "logs"
+
+# Must match livekit.yaml.
+LIVEKIT_PORT = 7880
+LIVEKIT_URL = f"ws://127.0.0.1:{LIVEKIT_PORT}"
+REDIS_PORT = 6390
+EMULATOR_PORT = 8700
+NETNS_NODE_IP = "10.213.0.1"
+
+
+def livekit_keys(config: Path = ROOT / "livekit.yaml") -> tuple[str, str]:
+    """The development key pair declared in livekit.yaml (`keys:` section)."""
+    text = config.read_text()
+    section = text.split("\nkeys:", 1)[1]
+    match = re.search(r"^\s+([A-Za-z0-9_-]+):\s*(\S+)\s*$", section, re.MULTILINE)
+    if not match:
+        raise RuntimeError(f"no API key found under keys: in {config}")
+    return match.group(1), match.group(2)
+
+
+def in_private_netns() -> bool:
+    return os.environ.get("PHONE_AGENT_NETNS") == "1"
+
+
+class ServiceError(RuntimeError):
+    pass
+
+
+@dataclass
+class Service:
+    name: str
+    argv: list[str]
+    ready: Callable[[Service], bool]
+    env: Mapping[str, str] = field(default_factory=dict)
+    timeout: float = 30.0
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return LOGS / f"{self.name}.log"
+
+    def log_text(self) -> str:
+        try:
+            return self.log_path.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    def start(self) -> Service:
+        LOGS.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("wb")
+        self.proc = subprocess.Popen(
+            self.argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
+            env={**os.environ, **self.env}, start_new_session=True,
+        )
+        return self
+
+    def wait_ready(self) -> Service:
+        deadline = time.monotonic() + self.timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise ServiceError(self._failure(f"exited with code {self.proc.returncode}"))
+            if self.ready(self):
+                return self
+            time.sleep(0.1)
+        raise ServiceError(self._failure(f"not ready after {self.timeout:.0f} s"))
+
+    def _failure(self, what: str) -> str:
+        tail = "\n".join(self.log_text().splitlines()[-25:])
+        return f"{self.name} {what}; log {self.log_path}:\n{tail}"
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.wait(timeout)
+        except (subprocess.TimeoutExpired, ProcessLookupError):
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            self.proc.wait(5)
+
+
+def _port_open(port: int) -> bool:
+    with socket.socket() as s:
+        s.settimeout(0.2)
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as r:
+            return r.status == 200
+    except OSError:
+        return False
+
+
+def redis() -> Service:
+    return Service(
+        "redis",
+        ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--protected-mode", "yes", "--dir", str(STATE)],
+        ready=lambda s: _port_open(REDIS_PORT),
+        timeout=10,
+    )
+
+
+def livekit_server() -> Service:
+    binary = ROOT / ".bin" / "livekit-server"
+    if not binary.exists():
+        raise ServiceError(f"{binary} is missing; run `make install` (scripts/install.sh)")
+    argv = [str(binary), "--config", str(ROOT / "livekit.yaml")]
+    if not in_private_netns():
+        # No private veth here: advertise and bind loopback only.
+        argv += ["--node-ip", "127.0.0.1", "--bind", "127.0.0.1"]
+    return Service("livekit-server", argv,
+                   ready=lambda s: _http_ok(f"http://127.0.0.1:{LIVEKIT_PORT}/"), timeout=30)
+
+
+def emulators(profile: str = "none", script: Path | None = None,
+              phrases: Path | None = None) -> Service:
+    argv = [sys.executable, "-m", "tests.emulators", "--port", str(EMULATOR_PORT),
+            "--profile", profile]
+    if script:
+        argv += ["--script", str(script)]
+    if phrases:
+        argv += ["--phrases", str(phrases)]
+    return Service("emulators", argv, ready=lambda s: _port_open(EMULATOR_PORT), timeout=30)
+
+
+def emulator_env() -> dict[str, str]:
+    base = f"http://127.0.0.1:{EMULATOR_PORT}"
+    return {
+        "DEEPGRAM_BASE_URL": f"{base}/v1/listen",
+        "DEEPSEEK_BASE_URL": f"{base}/v1",
+        "ELEVENLABS_BASE_URL": f"{base}/v1",
+        "DEEPGRAM_API_KEY": "emulated-deepgram-key",
+        "DEEPSEEK_API_KEY": "emulated-deepseek-key",
+        "ELEVEN_API_KEY": "emulated-eleven-key",
+    }
+
+
+def livekit_env() -> dict[str, str]:
+    key, secret = livekit_keys()
+    return {"LIVEKIT_URL": LIVEKIT_URL, "LIVEKIT_API_KEY": key, "LIVEKIT_API_SECRET": secret}
+
+
+def worker(mode: str = "start", env: Mapping[str, str] | None = None,
+           name: str = "worker") -> Service:
+    return Service(
+        name, [sys.executable, str(ROOT / "agent.py"), mode],
+        ready=lambda s: "registered worker" in s.log_text(),
+        env={**livekit_env(), **(env or {})},
+        timeout=120,
+    )
+
+
+class Stack:
+    """Starts services in order and stops them in reverse, whatever happens in between."""
+
+    def __init__(self) -> None:
+        self.services: list[Service] = []
+
+    def up(self, service: Service, *, quiet: bool = False) -> Service:
+        if not quiet:
+            print(f"[stack] starting {service.name} (log: {service.log_path})", flush=True)
+        self.services.append(service.start())
+        service.wait_ready()
+        if not quiet:
+            print(f"[stack] {service.name} ready", flush=True)
+        return service
+
+    def down(self) -> None:
+        for service in reversed(self.services):
+            service.stop()
+        self.services.clear()
+
+    def __enter__(self) -> Stack:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.down()
