@@ -1,0 +1,1 @@
+"""Test helpers shared by unit, behaviour and integration tests."""
