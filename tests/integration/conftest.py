@@ -1,0 +1,114 @@
+"""The real local stack for integration tests: Redis, livekit-server, the provider emulators
+(in this process, so tests can script and fault them) and the agent worker (a subprocess).
+
+Everything runs inside the private network namespace that `make test` creates
+(scripts/in-netns); outside it these tests are skipped with that reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from devstack import services as svc
+from tests.emulators import LatencyProfile, ProviderEmulators
+from tests.emulators.llm_script import Script
+from tests.support.caller import TestCaller, caller_token
+
+AGENT_NAME = "phone-agent-test"
+# Phrases the callers in these tests say; the STT emulator recognizes among them.
+PHRASES = [
+    "what are your opening hours",
+    "where is my order",
+    "can you tell me about your services",
+    "stop what is the phone number",
+    "thank you goodbye",
+    "mm hmm",
+]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if svc.in_private_netns():
+        return
+    skip = pytest.mark.skip(reason="needs the private network namespace: run `make test` "
+                                   "(scripts/in-netns wraps pytest)")
+    for item in items:
+        if "integration" in str(item.fspath):
+            item.add_marker(skip)
+
+
+@dataclass
+class LiveStack:
+    emulators: ProviderEmulators
+    worker: svc.Service
+    key: str
+    secret: str
+    database_url: str
+
+    def token(self, room: str, identity: str = "caller", metadata: str = "") -> str:
+        return caller_token(self.key, self.secret, room, identity, AGENT_NAME, metadata)
+
+    def caller(self, room: str | None = None, identity: str = "caller") -> TestCaller:
+        room = room or f"test-{uuid.uuid4().hex[:8]}"
+        return TestCaller(svc.LIVEKIT_URL, self.token(room, identity))
+
+    def reset(self, script: Script | None = None,
+              profile: LatencyProfile | None = None) -> None:
+        self.emulators.script = script or Script()
+        self.emulators.profile = profile or LatencyProfile.none()
+        self.emulators.faults.reset()
+        self.emulators.set_stt_phrases(PHRASES)
+
+
+@pytest.fixture(scope="session")
+def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    emulators = ProviderEmulators(stt_phrases=PHRASES, port=svc.EMULATOR_PORT)
+    emulators.start_in_thread()
+    db = tmp_path_factory.mktemp("db") / "calls.db"
+    database_url = f"sqlite:///{db}"
+    key, secret = svc.livekit_keys()
+    env = {
+        **emulators.env(),
+        "AGENT_NAME": AGENT_NAME,
+        # espeak-ng voices read as "unfinished" to the audio turn model (it then waits for
+        # MAX_ENDPOINTING_DELAY); the emulated Deepgram endpointing decides turns in tests.
+        "TURN_DETECTOR": os.environ.get("TEST_TURN_DETECTOR", "stt"),
+        "DATABASE_URL": database_url,
+        "TRANSFER_DESTINATIONS": "support=sip:support@127.0.0.1:5090",
+        "LOG_LEVEL": "info",
+    }
+    stack = svc.Stack()
+    try:
+        stack.up(svc.redis(), quiet=True)
+        stack.up(svc.livekit_server(), quiet=True)
+        worker = stack.up(svc.worker("start", env=env), quiet=True)
+        yield LiveStack(emulators, worker, key, secret, database_url)
+    finally:
+        stack.down()
+        emulators.stop_thread()
+
+
+@pytest.fixture
+def stack(live_stack: LiveStack) -> LiveStack:
+    live_stack.reset()
+    return live_stack
+
+
+@pytest.fixture
+async def caller(stack: LiveStack) -> AsyncIterator[TestCaller]:
+    async with stack.caller() as c:
+        await asyncio.wait_for(c.agent_joined.wait(), 30)
+        yield c
+
+
+def worker_log(stack: LiveStack) -> str:
+    return stack.worker.log_text()
+
+
+ROOT = Path(__file__).resolve().parents[2]
