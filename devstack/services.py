@@ -21,7 +21,11 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".state"
-LOGS = STATE / "logs"
+
+
+def logs_dir() -> Path:
+    """Where service logs go; PHONE_AGENT_LOGS gives each test run or benchmark its own."""
+    return Path(os.environ.get("PHONE_AGENT_LOGS") or STATE / "logs")
 
 # Must match livekit.yaml.
 LIVEKIT_PORT = 7880
@@ -60,7 +64,7 @@ class Service:
 
     @property
     def log_path(self) -> Path:
-        return LOGS / f"{self.name}.log"
+        return logs_dir() / f"{self.name}.log"
 
     def log_text(self) -> str:
         try:
@@ -69,7 +73,7 @@ class Service:
             return ""
 
     def start(self) -> Service:
-        LOGS.mkdir(parents=True, exist_ok=True)
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             self.argv, stdout=log, stderr=subprocess.STDOUT, cwd=ROOT,
@@ -123,7 +127,7 @@ def redis() -> Service:
     return Service(
         "redis",
         ["redis-server", "--port", str(REDIS_PORT), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--protected-mode", "yes", "--dir", str(STATE)],
+         "--appendonly", "no", "--protected-mode", "yes", "--dir", "/tmp"],
         ready=lambda s: _port_open(REDIS_PORT),
         timeout=10,
     )

@@ -68,6 +68,7 @@ class LiveStack:
 
 @pytest.fixture(scope="session")
 def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
+    os.environ.setdefault("PHONE_AGENT_LOGS", str(tmp_path_factory.mktemp("logs")))
     emulators = ProviderEmulators(stt_phrases=PHRASES, port=svc.EMULATOR_PORT)
     emulators.start_in_thread()
     db = tmp_path_factory.mktemp("db") / "calls.db"

@@ -63,6 +63,7 @@ class TestCaller:
         self._last_voiced = 0.0
         self._speech_changed = asyncio.Event()
         self.speak_end: float | None = None  # when the last say() finished sending speech
+        self._outbox: list[tuple[bytes, asyncio.Future[float]]] = []
 
     async def __aenter__(self) -> TestCaller:
         self.room.on("track_subscribed", self._on_track)
@@ -109,31 +110,33 @@ class TestCaller:
                 burst.pcm.extend(ev.frame.data.tobytes())
 
     # --- speaking -------------------------------------------------------------------------
-
-    _speaking = False
+    # One task feeds the audio source: queued speech when there is some, silence otherwise
+    # (a real microphone never stops sending, and the SIP/VAD path expects a steady stream).
 
     async def _pump_silence(self) -> None:
-        silence = rtc.AudioFrame(bytes(SAMPLES_PER_FRAME * 2), RATE, 1, SAMPLES_PER_FRAME)
+        silence = bytes(SAMPLES_PER_FRAME * 2)
+        step = SAMPLES_PER_FRAME * 2
         while True:
-            if not self._speaking:
-                await self._source.capture_frame(silence)
+            if self._outbox:
+                pcm, done = self._outbox[0]
+                chunk, rest = pcm[:step].ljust(step, b"\x00"), pcm[step:]
+                await self._source.capture_frame(
+                    rtc.AudioFrame(chunk, RATE, 1, SAMPLES_PER_FRAME))
+                if rest:
+                    self._outbox[0] = (rest, done)
+                else:
+                    self._outbox.pop(0)
+                    await self._source.wait_for_playout()
+                    done.set_result(time.monotonic())
             else:
-                await asyncio.sleep(FRAME_MS / 1000)
+                await self._source.capture_frame(
+                    rtc.AudioFrame(silence, RATE, 1, SAMPLES_PER_FRAME))
 
     async def say(self, pcm16k: bytes, *, rate: int = 16000) -> float:
         """Send speech in real time; return the monotonic time its last sample was sent."""
-        pcm = _resample(pcm16k, rate, RATE)
-        self._speaking = True
-        try:
-            step = SAMPLES_PER_FRAME * 2
-            for i in range(0, len(pcm), step):
-                chunk = pcm[i:i + step].ljust(step, b"\x00")
-                await self._source.capture_frame(
-                    rtc.AudioFrame(chunk, RATE, 1, SAMPLES_PER_FRAME))
-            await self._source.wait_for_playout()
-        finally:
-            self._speaking = False
-        self.speak_end = time.monotonic()
+        done: asyncio.Future[float] = asyncio.get_running_loop().create_future()
+        self._outbox.append((_resample(pcm16k, rate, RATE), done))
+        self.speak_end = await done
         return self.speak_end
 
     # --- waiting --------------------------------------------------------------------------
