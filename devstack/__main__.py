@@ -84,6 +84,23 @@ def _follow(worker: svc.Service) -> int:
     return 1
 
 
+def token(args: argparse.Namespace) -> int:
+    """Print a join token whose room config dispatches the agent (browser users need one)."""
+    from livekit import api
+
+    key, secret = svc.livekit_keys()
+    settings_name = os.environ.get("AGENT_NAME") or dotenv_values(svc.ROOT / ".env").get(
+        "AGENT_NAME") or "phone-agent"
+    jwt = (api.AccessToken(key, secret).with_identity(args.identity).with_name(args.identity)
+           .with_grants(api.VideoGrants(room_join=True, room=args.room))
+           .with_room_config(api.RoomConfiguration(
+               agents=[api.RoomAgentDispatch(agent_name=settings_name)]))
+           .to_jwt())
+    print(f"server: {svc.LIVEKIT_URL}\nroom:   {args.room}\nagent:  {settings_name}\n"
+          f"token:  {jwt}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -96,8 +113,11 @@ def main() -> int:
                    help="emulator latency profile")
     p.add_argument("--exit-when-ready", action="store_true",
                    help="stop as soon as the worker has registered (smoke test)")
+    t = sub.add_parser("token", help="print a join token that dispatches the agent")
+    t.add_argument("--room", default="demo-room")
+    t.add_argument("--identity", default="operator")
     args = parser.parse_args()
-    return dev(args)
+    return token(args) if args.command == "token" else dev(args)
 
 
 if __name__ == "__main__":

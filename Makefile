@@ -1,0 +1,49 @@
+# The two commands: `make dev` (local LiveKit stack + worker) and `make test` (the whole suite).
+# Both install what they need first (scripts/install.sh). On Linux as root they run inside a
+# private network namespace (scripts/in-netns) so WebRTC never touches a real interface;
+# NETNS=off runs on the host network (an operator's laptop), NETNS=on insists on the namespace.
+
+PYTHON ?= python3
+NETNS  ?= auto
+export PYTHON
+
+ifeq ($(NETNS),off)
+  IN_NETNS :=
+else ifeq ($(NETNS),on)
+  IN_NETNS := scripts/in-netns
+else
+  IN_NETNS := $(shell [ "$$(id -u)" = 0 ] && command -v unshare >/dev/null && echo scripts/in-netns)
+endif
+
+.PHONY: install dev test unit lint bench demo seed emulators clean
+
+install:
+	@bash scripts/install.sh
+
+dev: install
+	$(PYTHON) -m devstack dev --netns $(if $(IN_NETNS),on,off)
+
+test: install
+	$(IN_NETNS) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(PYTHON) -m ruff check .
+
+unit: install
+	$(PYTHON) -m pytest -q -p no:cacheprovider tests/unit tests/behaviour
+
+lint:
+	$(PYTHON) -m ruff check .
+
+bench: install
+	$(IN_NETNS) $(PYTHON) -m bench.latency $(BENCH_ARGS)
+
+demo: install
+	$(IN_NETNS) $(PYTHON) -m bench.demo
+
+seed: install
+	$(PYTHON) -m agent.data.seed
+
+emulators: install
+	$(PYTHON) -m tests.emulators --port 8700 --profile reference
+
+clean:
+	rm -rf .state .bin bench-results

@@ -1,0 +1,125 @@
+"""Telephony logic: caller identity, transfer outcome checks and fallbacks, keypad input."""
+
+from __future__ import annotations
+
+import asyncio
+from types import SimpleNamespace
+
+from livekit import api, rtc
+
+from agent.call_state import CallerInfo, CallState
+from agent.telephony import (
+    KeypadInput,
+    TransferPlan,
+    caller_from_participant,
+    cold_transfer,
+    dtmf_digit,
+)
+
+PLAN = TransferPlan.parse("support=sip:support@pbx, sales=tel:+15550100200",
+                          fallback="sip:frontdesk@pbx")
+
+
+def phone_state() -> CallState:
+    return CallState(room_name="call-1", caller=CallerInfo(identity="sip_+15550001111",
+                                                           kind="sip", phone_number="+15550001111"))
+
+
+def response(status: int) -> api.TransferSIPParticipantResponse:
+    return api.TransferSIPParticipantResponse(status=status)
+
+
+def test_sip_attributes_become_caller_info() -> None:
+    p = SimpleNamespace(identity="sip_+15550001111", kind=rtc.ParticipantKind.PARTICIPANT_KIND_SIP,
+                        attributes={"sip.phoneNumber": "+15550001111", "sip.callID": "SCL_1",
+                                    "sip.trunkPhoneNumber": "+15550002222", "sip.ruleID": "SDR_1"})
+    caller = caller_from_participant(p)  # type: ignore[arg-type]
+    assert (caller.phone_number, caller.dialled_number, caller.call_id) == (
+        "+15550001111", "+15550002222", "SCL_1")
+    assert caller.is_phone and caller.direction == "inbound"
+    p.attributes.pop("sip.ruleID")
+    assert caller_from_participant(p).direction == "outbound"  # type: ignore[arg-type]
+    web = SimpleNamespace(identity="web", kind=rtc.ParticipantKind.PARTICIPANT_KIND_STANDARD,
+                          attributes={})
+    assert not caller_from_participant(web).is_phone  # type: ignore[arg-type]
+
+
+def test_transfer_plan_parsing_and_order() -> None:
+    assert PLAN.candidates("Sales") == ["tel:+15550100200", "sip:frontdesk@pbx"]
+    assert PLAN.candidates("unknown") == ["sip:frontdesk@pbx"]
+    assert TransferPlan.parse("support=555").problems() == ["support=555"]
+
+
+async def test_successful_refer_is_reported() -> None:
+    tried = []
+
+    async def refer(room: str, identity: str, dest: str) -> api.TransferSIPParticipantResponse:
+        tried.append((room, identity, dest))
+        return response(api.SIPTransferStatus.STS_TRANSFER_SUCCESSFUL)
+
+    outcome = await cold_transfer(phone_state(), PLAN, "support", refer)
+    assert outcome.ok and outcome.destination == "sip:support@pbx"
+    assert tried == [("call-1", "sip_+15550001111", "sip:support@pbx")]
+
+
+async def test_failure_without_exception_tries_the_fallback() -> None:
+    """The API can answer 'failed' without raising: the status is checked."""
+    statuses = [api.SIPTransferStatus.STS_TRANSFER_FAILED,
+                api.SIPTransferStatus.STS_TRANSFER_SUCCESSFUL]
+    tried = []
+
+    async def refer(room: str, identity: str, dest: str) -> api.TransferSIPParticipantResponse:
+        tried.append(dest)
+        return response(statuses.pop(0))
+
+    outcome = await cold_transfer(phone_state(), PLAN, "support", refer)
+    assert outcome.ok and outcome.destination == "sip:frontdesk@pbx"
+    assert tried == ["sip:support@pbx", "sip:frontdesk@pbx"]
+
+
+async def test_rejected_refer_everywhere_is_a_clean_failure() -> None:
+    async def refer(room: str, identity: str, dest: str) -> api.TransferSIPParticipantResponse:
+        raise api.SipCallError("failed", "rejected", status=400,
+                               metadata={"sip_status_code": "603", "sip_status": "Decline"})
+
+    outcome = await cold_transfer(phone_state(), PLAN, "support", refer)
+    assert not outcome.ok and "603" in outcome.detail
+
+
+async def test_browser_callers_are_not_referred() -> None:
+    async def refer(*_: str) -> api.TransferSIPParticipantResponse:
+        raise AssertionError("must not be called")
+
+    outcome = await cold_transfer(CallState(), PLAN, "support", refer)
+    assert not outcome.ok
+
+
+async def test_keypad_zero_asks_for_a_human_and_digits_are_collected() -> None:
+    state = phone_state()
+    humans, entries = [], []
+
+    async def on_human() -> None:
+        humans.append(True)
+
+    async def on_entry(digits: str) -> None:
+        entries.append(digits)
+
+    keypad = KeypadInput(state, on_human, on_entry, entry_timeout=0.2)
+    keypad.handle("0")
+    await asyncio.sleep(0)
+    assert humans == [True] and state.dtmf_buffer == ""
+    for d in "2468":
+        keypad.handle(d)
+    keypad.handle("#")
+    await asyncio.sleep(0.01)
+    assert entries == ["2468"] and state.dtmf_buffer == "2468"
+    keypad.handle("*")
+    assert state.dtmf_buffer == ""
+    keypad.handle("1")
+    keypad.handle("0")  # a zero inside an entry is a digit, not a transfer
+    await asyncio.sleep(0.3)  # the pause submits the entry
+    assert entries[-1] == "10" and humans == [True]
+
+
+def test_dtmf_codes_map_to_keys() -> None:
+    assert dtmf_digit(10, "") == "*" and dtmf_digit(11, "") == "#" and dtmf_digit(5, "") == "5"
