@@ -145,6 +145,34 @@ def livekit_server() -> Service:
                    ready=lambda s: _http_ok(f"http://127.0.0.1:{LIVEKIT_PORT}/"), timeout=30)
 
 
+SIP_PORT = 5060
+SIP_HEALTH_PORT = 8082
+
+
+def _sip_options_ok() -> bool:
+    """The bridge answers a SIP OPTIONS on its signalling port once it is serving."""
+    msg = ("OPTIONS sip:ping@127.0.0.1:5060 SIP/2.0\r\n"
+           "Via: SIP/2.0/UDP 127.0.0.1:5999;branch=z9hG4bK-devstack\r\n"
+           "From: <sip:devstack@127.0.0.1>;tag=1\r\nTo: <sip:ping@127.0.0.1>\r\n"
+           "Call-ID: devstack-ready\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\n"
+           "Content-Length: 0\r\n\r\n")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(0.3)
+        try:
+            s.sendto(msg.encode(), ("127.0.0.1", SIP_PORT))
+            return s.recv(2048).startswith(b"SIP/2.0 200")
+        except OSError:
+            return False
+
+
+def livekit_sip() -> Service:
+    binary = ROOT / ".bin" / "livekit-sip"
+    if not binary.exists():
+        raise ServiceError(f"{binary} is missing; run `make install` (scripts/install.sh)")
+    return Service("livekit-sip", [str(binary), "--config", str(ROOT / "sip" / "livekit-sip.yaml")],
+                   ready=lambda s: _sip_options_ok(), timeout=30)
+
+
 def emulators(profile: str = "none", script: Path | None = None,
               phrases: Path | None = None) -> Service:
     argv = [sys.executable, "-m", "tests.emulators", "--port", str(EMULATOR_PORT),

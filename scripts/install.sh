@@ -5,9 +5,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LIVEKIT_SERVER_VERSION="v1.13.5"
+# The SIP bridge. v1.8.0 is the newest release the Go module proxy serves to these machines
+# (v1.9+ and v1.11.0 answer 403 "not available"); it speaks the same protocol as the server.
+LIVEKIT_SIP_VERSION="v1.8.0"
 CACHE="${PHONE_AGENT_CACHE:-$HOME/.cache/phone-agent}"
 PY="${PYTHON:-python3}"
-DEBS=(redis-server espeak-ng sox iproute2 postgresql baresip-core sip-tester)
+DEBS=(redis-server espeak-ng sox iproute2 postgresql baresip-core sip-tester
+      pkg-config libopus-dev libopusfile-dev libsoxr-dev)
 
 say() { printf '\033[1m[install]\033[0m %s\n' "$*"; }
 
@@ -46,6 +50,23 @@ if [[ ! -x "$server_bin" ]]; then
     || { echo "building livekit-server failed; see .state/go.log" >&2; exit 1; }
   mv "$CACHE/gobin/server" "$server_bin"
 fi
+sip_bin="$CACHE/livekit-sip-$LIVEKIT_SIP_VERSION"
+if [[ ! -x "$sip_bin" ]]; then
+  say "building livekit-sip@$LIVEKIT_SIP_VERSION (cgo; first time only, a few minutes; log: .state/go-sip.log)"
+  # Built through a throwaway module that requires the release: `go install pkg@version`
+  # also asks the proxy for the module's version list, which it refuses for this module.
+  work="$(mktemp -d)"
+  printf 'module phoneagent/sipbuild\n\ngo 1.26\n\nrequire github.com/livekit/sip %s\n' \
+    "$LIVEKIT_SIP_VERSION" >"$work/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/livekit/sip/cmd/livekit-sip"\n' \
+    >"$work/tools.go"
+  (cd "$work" && CGO_ENABLED=1 GOFLAGS=-mod=mod go build -o "$sip_bin.tmp" \
+    github.com/livekit/sip/cmd/livekit-sip) >.state/go-sip.log 2>&1 \
+    || { echo "building livekit-sip failed; see .state/go-sip.log" >&2; rm -rf "$work"; exit 1; }
+  rm -rf "$work"
+  mv "$sip_bin.tmp" "$sip_bin"
+fi
 mkdir -p .bin
 ln -sf "$server_bin" .bin/livekit-server
+ln -sf "$sip_bin" .bin/livekit-sip
 say "ready: $(.bin/livekit-server --version 2>/dev/null | head -1)"

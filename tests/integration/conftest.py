@@ -113,3 +113,55 @@ def worker_log(stack: LiveStack) -> str:
 
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
+# --- SIP: the bridge, provisioned trunks and rule, and SIP user agents --------------------
+
+OUR_NUMBER = "+15550100100"
+HUMAN_NUMBER = "+15550109999"
+
+
+@dataclass
+class SipStack:
+    live: LiveStack
+    bridge: svc.Service
+    provisioned: list  # the Change list of the first `apply`
+    workdir: Path
+    _next_port: int = 5062
+
+    def user_agent(self, user: str = "+15550001111", **kw):  # type: ignore[no-untyped-def]
+        from tests.support.baresip import Baresip
+
+        port = self._next_port
+        self._next_port += 2
+        d = self.workdir / f"ua-{port}"
+        d.mkdir(parents=True, exist_ok=True)
+        return Baresip(d, sip_port=port, ctrl_port=4400 + port % 100, user=user, **kw)
+
+
+@pytest.fixture(scope="session")
+def sip_stack(live_stack: LiveStack, tmp_path_factory: pytest.TempPathFactory
+              ) -> Iterator[SipStack]:
+    from sip import provision
+
+    os.environ.update({"AGENT_NAME": AGENT_NAME, "PHONE_AGENT_NUMBER": OUR_NUMBER,
+                       "LIVEKIT_URL": svc.LIVEKIT_URL, "LIVEKIT_API_KEY": live_stack.key,
+                       "LIVEKIT_API_SECRET": live_stack.secret})
+    bridge = svc.livekit_sip().start()
+    try:
+        bridge.wait_ready()
+
+        async def apply() -> list:
+            async with provision._client() as lk:
+                return await provision.apply(lk)
+
+        changes = asyncio.run(apply())
+        yield SipStack(live_stack, bridge, changes, tmp_path_factory.mktemp("sip"))
+    finally:
+        bridge.stop()
+
+
+@pytest.fixture
+def sip(sip_stack: SipStack) -> SipStack:
+    sip_stack.live.reset()
+    return sip_stack

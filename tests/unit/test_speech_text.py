@@ -317,6 +317,7 @@ PARAGRAPHS = [
     "In 2026 we served 1500 people & grew 50% in the 3rd quarter, from USD 40 to 40 USD per seat.",
     "John Smith Jr. will see you. He is a member of account number 3345 and customer ID 88.",
     "at 9 a.m. Then we can talk about the order 2 pizzas for the 24/7 team with 1/2 off.",
+    "We are near Main St.) today and Dr. Smith (at Elm Dr.) waits. 👍 **Thanks** #1 fan!",
 ]
 
 
@@ -340,6 +341,30 @@ def test_streaming_char_by_char_and_random_chunks_match_one_shot(text: str) -> N
     rng = random.Random(text)
     for _ in range(200):
         cuts = sorted(rng.sample(range(1, len(text)), rng.randint(1, 12)))
+        chunks = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
+        assert _stream(chunks) == expected, chunks
+
+
+_FUZZ_WORDS = (
+    "the order number is A12345 $12.50 at 9am - 14:30 Dr. Smith Main St. on Nov 3, 2026 "
+    "2026-11-22 call (415) 555-0100 +1 415-555-0100 ticket T-1043 & **bold** 😀 etc. Then "
+    "e.g. 50% 1st 12:00 and USD 40 €5 x@y.com example.com. No. 5 ending in 4821 Mon-Fri "
+    "9-5 a.m. Elm Dr Ave. I am pin Jr. approx. min 3.5 1,200 48213 #7 code XJ4K2 /month "
+    "°F 72 2-3 11/22 11/22/2026 Visit Hello, you? ok. o'clock BK-7731 ID 88 customer 1/2 "
+    "24/7 +44 20 7123 4567 👍 * `x` Sunday, £3.20 00:15 9:05 12pm Park St. Mary's i.e. w/ Apt"
+)
+_FUZZ_VOCAB = [*_FUZZ_WORDS.split(" "), "\n- ", "\n# ", "\n"]
+
+
+def test_random_token_soup_is_idempotent_and_stream_safe() -> None:
+    """Adversarial mixes of every rule's trigger, joined with and without spaces."""
+    rng = random.Random(1234)
+    for _ in range(1500):
+        words = [rng.choice(_FUZZ_VOCAB) for _ in range(rng.randint(1, 14))]
+        text = "".join(w + rng.choice([" ", " ", "", "  ", ", "]) for w in words)
+        expected = normalize_for_speech(text)
+        assert normalize_for_speech(expected) == expected, text
+        cuts = sorted(rng.sample(range(len(text) + 1), min(len(text) + 1, rng.randint(1, 6))))
         chunks = [text[a:b] for a, b in zip([0, *cuts], [*cuts, len(text)], strict=True)]
         assert _stream(chunks) == expected, chunks
 

@@ -1,0 +1,1 @@
+"""SIP trunks, dispatch rule and bridge configuration, and the provisioning command."""
