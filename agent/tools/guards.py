@@ -47,6 +47,7 @@ from livekit.agents import RunContext, ToolError
 from agent.call_state import CallState
 from agent.data.repository import AuditEntry, Customer, Repository, check_pin
 from agent.data.sms import OutboxSender, SmsSender
+from agent.observability.redaction import redact as shared_redact
 
 logger = logging.getLogger("phone-agent.tools")
 
@@ -104,27 +105,8 @@ class NotAllowed(ToolError):
 
 # -- redaction -----------------------------------------------------------------------------------
 
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
-_CARDISH = re.compile(r"(?<!\d)(?:\d[ -]?){12,18}\d(?!\d)")
-_PHONEISH = re.compile(r"(?<![\w])\+?\d[\d ().-]{5,}\d(?![\w])")
-_DOB_CONTEXT = re.compile(
-    r"(?i)\b(born|birth|dob|date of birth)\b([^0-9]{0,20})(\d{4}-\d{2}-\d{2}|\d{1,2}[/.]\d{1,2}"
-    r"[/.]\d{2,4})")
-_PIN_CONTEXT = re.compile(
-    r"(?i)\b(pin|passcode)\b(\s*(?:number|code)?\s*(?:is|was|:|=)?\s*)\d{3,8}\b")
 _SECRET_KEYS = {"pin", "date_of_birth", "dob", "password", "passcode"}
 _PHONE_KEYS = {"phone_number", "phone", "caller", "recipient", "to"}
-
-
-def _luhn_ok(digits: str) -> bool:
-    total, alt = 0, False
-    for ch in reversed(digits):
-        d = int(ch)
-        if alt:
-            d = d * 2 - 9 if d > 4 else d * 2
-        total += d
-        alt = not alt
-    return total % 10 == 0
 
 
 def mask_phone(number: str | None) -> str | None:
@@ -138,43 +120,9 @@ def mask_phone(number: str | None) -> str | None:
         len(digits) - 3) + digits[-2:]
 
 
-def _redact_builtin(text: str) -> str:
-    text = _EMAIL.sub("[email]", text)
-    text = _DOB_CONTEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}[date]", text)
-    text = _PIN_CONTEXT.sub(lambda m: f"{m.group(1)}{m.group(2)}[pin]", text)
-
-    def card(m: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", m.group(0))
-        return "[card]" if 13 <= len(digits) <= 19 and _luhn_ok(digits) else m.group(0)
-
-    text = _CARDISH.sub(card, text)
-
-    def phone(m: re.Match[str]) -> str:
-        digits = re.sub(r"\D", "", m.group(0))
-        if not 7 <= len(digits) <= 15 or re.match(r"\d{4}-\d{1,2}-\d{1,2}\b", m.group(0)):
-            return m.group(0)
-        return f"[phone {mask_phone(m.group(0))}]"
-
-    return _PHONEISH.sub(phone, text)
-
-
 def redact(text: str) -> str:
-    """Remove phone numbers, emails, card numbers, dates of birth and PINs from free text.
-
-    Uses the project's shared redactor (`agent.observability.redaction.redact`) when it is
-    installed, and this module's built-in patterns otherwise (or if the shared one fails).
-    """
-    if not text:
-        return text
-    try:
-        from agent.observability.redaction import redact as shared_redact
-    except ImportError:
-        return _redact_builtin(text)
-    try:
-        return shared_redact(text)
-    except Exception:  # never let redaction break a tool call
-        logger.exception("shared redaction failed; using the built-in patterns")
-        return _redact_builtin(text)
+    """Remove phone numbers, emails, card numbers, dates of birth and PINs from free text."""
+    return shared_redact(text) if text else text
 
 
 def redact_arguments(args: dict[str, Any]) -> dict[str, Any]:
