@@ -15,13 +15,17 @@ else
   IN_NETNS := $(shell [ "$$(id -u)" = 0 ] && command -v unshare >/dev/null && echo scripts/in-netns)
 endif
 
-.PHONY: install dev test unit lint bench demo seed emulators clean
+.PHONY: install dev call test unit lint bench demo seed emulators clean
 
 install:
 	@bash scripts/install.sh
 
 dev: install
 	$(PYTHON) -m devstack dev --netns $(if $(IN_NETNS),on,off)
+
+# Phone the agent while `make dev` runs (joins its network namespace). TALK=1: microphone.
+call:
+	$(PYTHON) -m devstack.call $(if $(TALK),--talk,)
 
 test: install
 	$(IN_NETNS) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)

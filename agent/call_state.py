@@ -36,6 +36,9 @@ class CallState:
     # Keypad digits received since the agent last asked for a number.
     dtmf_buffer: str = ""
     ended_by: str | None = None  # "caller" | "agent" | "transfer" | "error"
+    # Set while a REFER is under way: the caller's leg drops as soon as the transfer
+    # connects, often before the transfer API call returns.
+    transfer_in_progress: bool = False
     dispatch_metadata: dict = field(default_factory=dict)
 
     # --- business tools (agent/tools) ---
@@ -47,3 +50,8 @@ class CallState:
     # keyed by tool name (see agent/tools/guards.py, the confirmation gate).
     pending_actions: dict[str, Any] = field(default_factory=dict)
     verification_failures: int = 0  # failed date-of-birth / PIN checks in this call
+
+    def caller_left(self) -> None:
+        """The caller's leg is gone: by hanging up, or because a transfer took them away."""
+        if self.ended_by is None:
+            self.ended_by = "transfer" if self.transfer_in_progress else "caller"

@@ -73,6 +73,7 @@ class Settings:
     transfer_destinations: str
     transfer_fallback: str | None
     num_idle_processes: int
+    load_threshold: float
 
     def secrets(self) -> list[str]:
         """Every secret value, so log redaction can scrub them wherever they appear."""
@@ -143,6 +144,15 @@ def _sip_uri(value: str) -> str | None:
     return "must start with sip:, sips: or tel:"
 
 
+def _warm_spec(value: str) -> str | None:
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        name, sep, number = part.partition("=")
+        if not sep or not name.strip() or not re.fullmatch(r"\+?[0-9A-Za-z_.-]{2,32}",
+                                                            number.strip()):
+            return "must be department=+number pairs separated by commas"
+    return None
+
+
 def _int_range(lo: int, hi: int) -> Callable[[str], str | None]:
     def check(value: str) -> str | None:
         if not value.isdigit() or not lo <= int(value) <= hi:
@@ -150,6 +160,14 @@ def _int_range(lo: int, hi: int) -> Callable[[str], str | None]:
         return None
 
     return check
+
+
+def _ratio(value: str) -> str | None:
+    try:
+        v = float(value)
+    except ValueError:
+        return "must be a number between 0.1 and 1.0"
+    return None if 0.1 <= v <= 1.0 else "must be between 0.1 and 1.0"
 
 
 def _db_url(value: str) -> str | None:
@@ -194,8 +212,18 @@ VARIABLES: tuple[_Var, ...] = (
          required=False, default="", check=_transfer_spec),
     _Var("TRANSFER_FALLBACK", "destination tried when a department's transfer fails",
          required=False, check=_sip_uri),
+    _Var("WORKER_LOAD_THRESHOLD", "CPU load (0.1-1.0) above which the worker takes no new "
+         "calls; 1.0 = never refuse", required=False, default="0.85", check=_ratio),
     _Var("NUM_IDLE_PROCESSES", "warm job processes kept ready (each holds the models)",
          required=False, default="1", check=_int_range(0, 16)),
+    _Var("SIP_OUTBOUND_TRUNK_ID", "outbound trunk id (default: the trunk named "
+         "phone-agent-outbound)", required=False),
+    _Var("OUTBOUND_RINGING_TIMEOUT", "seconds an outbound or warm-transfer call may ring",
+         required=False, default="30", check=_int_range(5, 180)),
+    _Var("OUTBOUND_AMD", "answering-machine detection on outbound calls: on|off",
+         required=False, default="on", check=_one_of("on", "off")),
+    _Var("WARM_TRANSFER_DESTINATIONS", "numbers dialled for warm transfers: "
+         "department=+number, comma-separated", required=False, default="", check=_warm_spec),
 )
 
 
@@ -276,4 +304,5 @@ def load_settings(
         transfer_destinations=get("TRANSFER_DESTINATIONS"),
         transfer_fallback=values["TRANSFER_FALLBACK"],
         num_idle_processes=int(get("NUM_IDLE_PROCESSES")),
+        load_threshold=float(get("WORKER_LOAD_THRESHOLD")),
     )

@@ -13,9 +13,10 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 from livekit import api, rtc
-from livekit.agents import RunContext, ToolError, function_tool, get_job_context
+from livekit.agents import RunContext, StopResponse, ToolError, function_tool, get_job_context
 from livekit.agents.beta.tools import EndCallTool
 
 from .call_state import CallerInfo, CallState
@@ -110,6 +111,15 @@ async def cold_transfer(state: CallState, plan: TransferPlan, department: str,
     candidates = plan.candidates(department)
     if not candidates:
         return TransferOutcome(False, None, f"no destination configured for {department!r}")
+    state.transfer_in_progress = True
+    try:
+        return await _try_destinations(state, department, candidates, refer)
+    finally:
+        state.transfer_in_progress = False
+
+
+async def _try_destinations(state: CallState, department: str, candidates: list[str],
+                            refer: Transferrer) -> TransferOutcome:
     detail = ""
     for destination in candidates:
         started = time.monotonic()
@@ -120,7 +130,10 @@ async def cold_transfer(state: CallState, plan: TransferPlan, department: str,
         except Exception as e:  # the bridge down, a timeout, an unknown participant
             detail = f"failed: {type(e).__name__}: {e}"
         else:
-            if resp.status in (api.SIPTransferStatus.STS_TRANSFER_SUCCESSFUL,):
+            # ONGOING: the far end accepted the REFER (202) and is connecting; the bridge
+            # drops our leg once it completes. Only FAILED means it didn't take.
+            if resp.status in (api.SIPTransferStatus.STS_TRANSFER_SUCCESSFUL,
+                               api.SIPTransferStatus.STS_TRANSFER_ONGOING):
                 logger.info("transfer succeeded", extra={"department": department,
                             "destination": destination,
                             "ms": round((time.monotonic() - started) * 1000)})
@@ -132,10 +145,10 @@ async def cold_transfer(state: CallState, plan: TransferPlan, department: str,
     return TransferOutcome(False, None, detail)
 
 
-def make_transfer_tool(plan: TransferPlan) -> Callable[..., Awaitable[str]]:
+def make_transfer_tool(plan: TransferPlan) -> Callable[..., Awaitable[None]]:
     @function_tool
     async def transfer_to_human(ctx: RunContext[CallState], department: str = "support"
-                                ) -> str:
+                                ) -> None:
         """Transfer the caller to a human colleague. Use it when the caller asks for a person,
         a human, an agent or a representative, presses zero, or when you cannot help.
         Tell the caller you are transferring them before calling this.
@@ -154,13 +167,37 @@ def make_transfer_tool(plan: TransferPlan) -> Callable[..., Awaitable[str]]:
         outcome = await cold_transfer(state, plan, department)
         if outcome.ok:
             state.ended_by = "transfer"
-            return "The caller has been transferred. Say nothing more."
+            raise StopResponse()  # the caller is with a person now: nothing more to say
         raise ToolError(
             "The transfer did not go through. Apologise, say no one could take the call "
             "right now, and offer to take a callback number."
         )
 
     return transfer_to_human
+
+
+HANDOVER_SENTENCE = "Connecting you to a colleague now. Please hold."
+HANDOVER_FAILED = (
+    "The transfer the caller asked for by pressing zero did not go through. Apologise in one "
+    "sentence, say no one could take the call right now, and offer to take a callback number."
+)
+
+
+async def keypad_handover(session: Any, state: CallState, plan: TransferPlan,
+                          department: str = "support") -> TransferOutcome:
+    """"0" on the keypad: hand over without waiting for the model to decide anything."""
+    session.interrupt()
+    if not state.caller.is_phone:
+        session.generate_reply(instructions=HANDOVER_FAILED)
+        return TransferOutcome(False, None, "caller is not on a phone line")
+    handle = session.say(HANDOVER_SENTENCE, allow_interruptions=False, add_to_chat_ctx=True)
+    await handle.wait_for_playout()
+    outcome = await cold_transfer(state, plan, department)
+    if outcome.ok:
+        state.ended_by = "transfer"
+    else:
+        session.generate_reply(instructions=HANDOVER_FAILED)
+    return outcome
 
 
 def make_end_call_tool(state_getter: Callable[[], CallState | None]) -> EndCallTool:

@@ -19,6 +19,27 @@ from dotenv import dotenv_values
 from . import services as svc
 
 PROVIDER_KEYS = ("DEEPGRAM_API_KEY", "DEEPSEEK_API_KEY", "ELEVEN_API_KEY")
+HERE = svc.ROOT / "devstack"
+DIALOGUE = HERE / "dialogue.json"
+PHRASES = HERE / "phrases.txt"
+STATE_PID = svc.STATE / "dev.pid"  # lets `make call` join the dev stack's network namespace
+
+
+def _provision() -> None:
+    """Create the SIP trunks and dispatch rule (sip/*.json) on the local server."""
+    import asyncio
+
+    from sip import provision
+
+    os.environ.update(svc.livekit_env())
+    changes = asyncio.run(_apply(provision))
+    for c in changes:
+        print(f"[dev] sip {c.kind} {c.name}: {c.action} ({c.id})", flush=True)
+
+
+async def _apply(provision):  # type: ignore[no-untyped-def]
+    async with provision._client() as lk:
+        return await provision.apply(lk)
 
 
 def _want_netns(mode: str) -> bool:
@@ -44,6 +65,9 @@ def dev(args: argparse.Namespace) -> int:
                 *sys.argv[1:]]
         return subprocess.call(argv)
 
+    from dotenv import load_dotenv
+
+    load_dotenv(svc.ROOT / ".env", override=False)
     env, emulated = _provider_env(args.emulate)
     with svc.Stack() as stack:
         try:
@@ -51,16 +75,21 @@ def dev(args: argparse.Namespace) -> int:
             stack.up(svc.livekit_server())
             if emulated:
                 print("[dev] no provider keys in .env: Deepgram, DeepSeek and ElevenLabs are "
-                      "EMULATED locally (tests/emulators)", flush=True)
-                stack.up(svc.emulators(profile=args.profile))
+                      "EMULATED locally (tests/emulators), following devstack/dialogue.json",
+                      flush=True)
+                stack.up(svc.emulators(profile=args.profile, script=DIALOGUE,
+                                       phrases=PHRASES))
+            stack.up(svc.livekit_sip())
+            _provision()
             worker = stack.up(svc.worker("dev", env=env))
+            STATE_PID.write_text(str(os.getpid()))
         except svc.ServiceError as e:
             print(f"[dev] {e}", file=sys.stderr)
             return 1
         key, _ = svc.livekit_keys()
-        print(f"[dev] stack is up: LiveKit {svc.LIVEKIT_URL} (API key {key}); worker "
-              "registered. Join a room with a token that dispatches the agent (README, "
-              "'Talking to the agent'). Ctrl-C stops everything.", flush=True)
+        print(f"[dev] stack is up: LiveKit {svc.LIVEKIT_URL} (API key {key}), SIP bridge on "
+              "127.0.0.1:5060, worker registered. `make call` phones the agent; or join a "
+              "room with `python -m devstack token`. Ctrl-C stops everything.", flush=True)
         if args.exit_when_ready:
             return 0
         return _follow(worker)

@@ -82,7 +82,14 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         "TURN_DETECTOR": os.environ.get("TEST_TURN_DETECTOR", "stt"),
         "DATABASE_URL": database_url,
         "TRANSFER_DESTINATIONS": "support=sip:support@127.0.0.1:5090",
+        # Outbound calls and warm transfers ring the UA on 127.0.0.1:5090 (the outbound
+        # trunk's address); a short ringing timeout keeps the no-answer tests quick.
+        "WARM_TRANSFER_DESTINATIONS": "support=+15550109999",
+        "OUTBOUND_RINGING_TIMEOUT": "8",
         "LOG_LEVEL": "info",
+        # This shared 2-core machine runs the whole stack; a worker that marks itself full
+        # at 85% CPU would let test calls ring out.
+        "WORKER_LOAD_THRESHOLD": "1.0",
     }
     stack = svc.Stack()
     try:
@@ -129,11 +136,13 @@ class SipStack:
     workdir: Path
     _next_port: int = 5062
 
-    def user_agent(self, user: str = "+15550001111", **kw):  # type: ignore[no-untyped-def]
+    def user_agent(self, user: str = "+15550001111", port: int | None = None,
+                   **kw):  # type: ignore[no-untyped-def]
         from tests.support.baresip import Baresip
 
-        port = self._next_port
-        self._next_port += 2
+        if port is None:
+            port = self._next_port
+            self._next_port += 2
         d = self.workdir / f"ua-{port}"
         d.mkdir(parents=True, exist_ok=True)
         return Baresip(d, sip_port=port, ctrl_port=4400 + port % 100, user=user, **kw)

@@ -42,8 +42,8 @@ class Baresip:
     """`async with Baresip(dir, sip_port=5062, ctrl_port=4441, user="+15550001111") as ua:`"""
 
     def __init__(self, workdir: Path, *, sip_port: int, ctrl_port: int, user: str,
-                 ip: str = "127.0.0.1", answer: bool = True, reject_refer: bool = False
-                 ) -> None:
+                 ip: str = "127.0.0.1", answer: bool = True, reject_refer: bool = False,
+                 sound_card: bool = False) -> None:
         self.dir = workdir
         self.sip_port = sip_port
         self.ctrl_port = ctrl_port
@@ -51,6 +51,7 @@ class Baresip:
         self.ip = ip
         self.answer = answer
         self.reject_refer = reject_refer
+        self.sound_card = sound_card  # talk through the machine's microphone and speaker
         self.events: list[SipEvent] = []
         self._proc: subprocess.Popen[bytes] | None = None
         self._reader: asyncio.StreamReader | None = None
@@ -75,9 +76,10 @@ class Baresip:
         (self.dir / "config").write_text("\n".join([
             f"sip_listen {self.ip}:{self.sip_port}",
             f"net_interface {self.ip}",
-            f"audio_source aufile,{self.silence_wav}",
-            "audio_player aubridge,nil",
-            "audio_alert aubridge,nil",
+            *(["audio_source alsa,default", "audio_player alsa,default",
+                "audio_alert alsa,default", "module alsa.so"] if self.sound_card else
+              [f"audio_source aufile,{self.silence_wav}", "audio_player aubridge,nil",
+               "audio_alert aubridge,nil"]),
             f"rtp_ports {30000 + (self.sip_port % 100) * 20}-"
             f"{30019 + (self.sip_port % 100) * 20}",
             "module_path /usr/lib/baresip/modules",
