@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+import re
+from collections.abc import AsyncIterable, Sequence
 from typing import Any
 
-from livekit.agents import Agent, llm
+from livekit import rtc
+from livekit.agents import Agent, ModelSettings, llm, stt
 
 from . import prompts
 from .call_state import CallState
@@ -14,6 +16,30 @@ from .telephony import TransferPlan, make_end_call_tool, make_transfer_tool
 from .tools import BUSINESS_TOOLS
 
 logger = logging.getLogger("phone-agent.assistant")
+
+
+# Listener feedback ("mm hmm", "uh huh", "okay") said while the agent talks. Deepgram transcribes
+# these (filler_words=true), and the session would treat the transcript as a new turn: it cuts
+# the answer and replies to "mm hmm". Dropped only while a reply is in progress (playing, or
+# paused by the caller's voice); once the agent has finished, "mm hmm" is an answer and passes.
+BACKCHANNEL_WORDS = frozenset({
+    "mm", "mmm", "hmm", "mhm", "mmhmm", "mhmm", "uh", "huh", "um", "ah", "oh", "uhhuh",
+    "yeah", "yep", "yup", "okay", "ok", "right", "sure", "alright", "i", "see", "got", "it",
+})
+_BACKCHANNEL_PHRASES = frozenset({"i see", "got it", "uh huh", "mm hmm", "all right"})
+_MAX_BACKCHANNEL_WORDS = 3
+
+
+def is_backchannel(text: str) -> bool:
+    """True for short listener feedback such as "mm hmm", "uh-huh", "okay", "I see"."""
+    words = re.sub(r"[^a-z' ]", " ", text.lower().replace("-", " ")).split()
+    if not words or len(words) > _MAX_BACKCHANNEL_WORDS:
+        return False
+    joined = " ".join(words)
+    if joined in _BACKCHANNEL_PHRASES:
+        return True
+    # "i", "see", "got", "it" only count inside the phrases above.
+    return all(w in BACKCHANNEL_WORDS and w not in {"i", "see", "got", "it"} for w in words)
 
 
 class PhoneAssistant(Agent):
@@ -43,6 +69,29 @@ class PhoneAssistant(Agent):
             chat_ctx=chat_ctx,
         )
 
+    async def stt_node(self, audio: AsyncIterable[rtc.AudioFrame],
+                       model_settings: ModelSettings) -> AsyncIterable[stt.SpeechEvent]:
+        """The plugin's transcripts, minus backchannels spoken over a reply in progress.
+
+        Without the transcript, the caller's voice is a false interruption: the answer pauses
+        and resumes after `false_interruption_timeout` (providers.turn_handling)."""
+        async for ev in Agent.default.stt_node(self, audio, model_settings):
+            if (
+                isinstance(ev, stt.SpeechEvent)
+                and ev.type in _TRANSCRIPT_EVENTS
+                and ev.alternatives
+                and is_backchannel(ev.alternatives[0].text)
+                and self._reply_in_progress()
+            ):
+                logger.debug("backchannel over the agent ignored",
+                             extra={"final": ev.type == stt.SpeechEventType.FINAL_TRANSCRIPT})
+                continue
+            yield ev
+
+    def _reply_in_progress(self) -> bool:
+        speech = self.session.current_speech
+        return speech is not None and not speech.interrupted and not speech.done()
+
     async def on_enter(self) -> None:
         if self._state is None:
             self._state = self.session.userdata if self._has_userdata() else None
@@ -60,6 +109,13 @@ class PhoneAssistant(Agent):
         except ValueError:
             return False
         return True
+
+
+_TRANSCRIPT_EVENTS = (
+    stt.SpeechEventType.INTERIM_TRANSCRIPT,
+    stt.SpeechEventType.PREFLIGHT_TRANSCRIPT,
+    stt.SpeechEventType.FINAL_TRANSCRIPT,
+)
 
 
 def _spoke(handle: Any) -> bool:

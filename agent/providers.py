@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import aiohttp
-from livekit.agents import inference, vad
+from livekit.agents import APIConnectOptions, inference, vad
+from livekit.agents.voice.agent_session import SessionConnectOptions
 from livekit.plugins import deepgram, elevenlabs, openai, silero
 
 from .config import Settings
@@ -23,6 +24,25 @@ logger = logging.getLogger("phone-agent.providers")
 # call with HTTP 400 unless the assistant's `reasoning_content` is sent back, which the OpenAI
 # plugin never does. Live turns must also not wait for reasoning tokens.
 DEEPSEEK_EXTRA_BODY: dict[str, Any] = {"thinking": {"type": "disabled"}}
+
+# How long the LLM may stay silent, and how often a failed request is retried, on a live call.
+# The plugin defaults (10 s per read, 3 retries 2 s apart) let a silent DeepSeek hold the caller
+# in dead air for up to ~44 s before anyone says anything.
+# - timeout 4 s: httpx applies it to the connect and to EACH read (headers, every SSE line), not
+#   to the whole answer. DeepSeek sends headers at once and `: keep-alive` comments while a
+#   request is queued, and its non-thinking first token normally comes well under 2 s, so only
+#   a server that is truly silent for 4 s is cut off.
+# - one retry, immediate (the first retry always waits 0.1 s): a transient 5xx or a single hung
+#   request is repaired within the turn; a persistent fault reaches the spoken apology
+#   (observability/calls.py) after at most ~0.2 s (5xx) or ~8.1 s (4 + 0.1 + 4 s, silence).
+LLM_CONN_OPTIONS = APIConnectOptions(max_retry=1, retry_interval=0.5, timeout=4.0)
+
+
+def session_conn_options() -> SessionConnectOptions:
+    """STT and TTS keep the plugin defaults (STT reconnects on its own, TTS retries only before
+    audio); only the LLM's policy changes."""
+    return SessionConnectOptions(llm_conn_options=LLM_CONN_OPTIONS)
+
 
 # Words the caller is likely to say that generic models mishear on 8 kHz audio.
 STT_KEYTERMS = ["appointment", "reschedule", "cancel", "order number", "representative"]

@@ -29,10 +29,18 @@ def _turn_metrics(item: llm.ChatMessage) -> dict[str, float]:
     metrics = getattr(item, "metrics", None) or {}
     if not isinstance(metrics, dict):
         metrics = getattr(metrics, "__dict__", {})
-    keep = ("e2e_latency", "end_of_turn_delay", "transcription_delay", "llm_node_ttft",
-            "tts_node_ttfb")
-    return {k: round(float(v), 4) for k, v in metrics.items()
-            if k in keep and isinstance(v, int | float)}
+    keep = (
+        "e2e_latency",
+        "end_of_turn_delay",
+        "transcription_delay",
+        "llm_node_ttft",
+        "tts_node_ttfb",
+    )
+    return {
+        k: round(float(v), 4)
+        for k, v in metrics.items()
+        if k in keep and isinstance(v, int | float)
+    }
 
 
 class CallRecorder:
@@ -54,10 +62,16 @@ class CallRecorder:
 
     def attach(self) -> None:
         caller = self._state.caller
-        self._spawn(self._repo.start_call(
-            call_uid=self._state.call_uid, room=self._state.room_name, channel=caller.kind,
-            direction=caller.direction, caller_masked=mask_number(caller.phone_number),
-            sip_call_id=caller.call_id))
+        self._spawn(
+            self._repo.start_call(
+                call_uid=self._state.call_uid,
+                room=self._state.room_name,
+                channel=caller.kind,
+                direction=caller.direction,
+                caller_masked=mask_number(caller.phone_number),
+                sip_call_id=caller.call_id,
+            )
+        )
         self._session.on("conversation_item_added", self._on_item)
         self._session.on("error", self._on_error)
         self._session.on("close", self._on_close)
@@ -69,24 +83,41 @@ class CallRecorder:
         metrics = _turn_metrics(item)
         if item.role == "assistant" and "e2e_latency" in metrics:
             logger.info("turn latency", extra={"call": self._state.call_uid, **metrics})
-        self._spawn(self._repo.add_transcript_line(
-            call_uid=self._state.call_uid, role=item.role,
-            text=redact(item.text_content), metrics=metrics,
-            interrupted=bool(getattr(item, "interrupted", False))))
+        self._spawn(
+            self._repo.add_transcript_line(
+                call_uid=self._state.call_uid,
+                role=item.role,
+                text=redact(item.text_content),
+                metrics=metrics,
+                interrupted=bool(getattr(item, "interrupted", False)),
+            )
+        )
 
     def _on_error(self, ev: Any) -> None:
         err = ev.error
         source = type(ev.source).__name__ if ev.source is not None else "unknown"
         recoverable = bool(getattr(err, "recoverable", False))
-        logger.warning("provider error", extra={"call": self._state.call_uid,
-                       "source": source, "recoverable": recoverable,
-                       "error": redact(str(getattr(err, "error", err)))[:300]})
-        self._spawn(self._repo.add_call_event(
-            call_uid=self._state.call_uid, kind="provider_error",
-            detail=f"{source}: {redact(str(getattr(err, 'error', err)))[:300]}"))
+        logger.warning(
+            "provider error",
+            extra={
+                "call": self._state.call_uid,
+                "source": source,
+                "recoverable": recoverable,
+                "error": redact(str(getattr(err, "error", err)))[:300],
+            },
+        )
+        self._spawn(
+            self._repo.add_call_event(
+                call_uid=self._state.call_uid,
+                kind="provider_error",
+                detail=f"{source}: {redact(str(getattr(err, 'error', err)))[:300]}",
+            )
+        )
         # An LLM failure leaves the caller waiting on silence: say something. TTS failures
-        # can't be spoken over, and STT reconnects by itself.
-        if "LLM" in source and self._apologies < 3:
+        # can't be spoken over, and STT reconnects by itself. A recoverable error means the
+        # plugin is retrying (and usually answers a moment later): apologizing then would talk
+        # over the real answer, so only the final failure of a turn is apologized for.
+        if "LLM" in source and not recoverable and self._apologies < 3:
             self._apologies += 1
             try:
                 self._session.say(APOLOGY, allow_interruptions=True, add_to_chat_ctx=False)
@@ -97,15 +128,32 @@ class CallRecorder:
         reason = getattr(ev, "reason", None)
         reason_name = getattr(reason, "value", str(reason))
         if self._state.ended_by is None:
-            self._state.ended_by = "caller" if "disconnect" in str(reason_name).lower() else (
-                "error" if ev.error is not None else "agent")
+            if "disconnect" in str(reason_name).lower():
+                self._state.caller_left()
+            else:
+                self._state.ended_by = "error" if ev.error is not None else "agent"
         duration = round(time.monotonic() - self._started, 2)
-        logger.info("call ended", extra={"call": self._state.call_uid,
-                                         "ended_by": self._state.ended_by,
-                                         "duration_s": duration})
-        self._spawn(self._repo.finish_call(call_uid=self._state.call_uid,
-                                           ended_by=self._state.ended_by,
-                                           reason=str(reason_name), duration_s=duration))
+        logger.info(
+            "call ended",
+            extra={
+                "call": self._state.call_uid,
+                "ended_by": self._state.ended_by,
+                "duration_s": duration,
+            },
+        )
+        self._spawn(
+            self._repo.finish_call(
+                call_uid=self._state.call_uid,
+                ended_by=self._state.ended_by,
+                reason=str(reason_name),
+                duration_s=duration,
+            )
+        )
+
+    def event(self, kind: str, detail: str) -> None:
+        """Record a call event (transfer attempts, outbound outcomes, ...)."""
+        self._spawn(self._repo.add_call_event(call_uid=self._state.call_uid, kind=kind,
+                                              detail=redact(detail)[:500]))
 
     async def flush(self) -> None:
         """Wait until every pending write has landed (tests, and the job's shutdown hook)."""
@@ -116,3 +164,8 @@ class CallRecorder:
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.error("call record write failed: %s", task.exception())
+
+
+def log_transfer(record: CallRecorder, outcome: Any) -> None:
+    kind = "transfer" if outcome.ok else "transfer_failed"
+    record.event(kind, f"{outcome.destination or '-'}: {outcome.detail}")

@@ -1,0 +1,1 @@
+"""Benchmarks and the demo call, all against the local stack with emulated providers."""

@@ -1,0 +1,72 @@
+"""The local stack for `bench.latency` and `bench.demo`: Redis, livekit-server, the provider
+emulators (in this process, so scripts and profiles can be set) and one agent worker.
+
+Runs only inside the private network namespace (`scripts/in-netns`); every service binds
+loopback or the namespace's own veth.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from devstack import services as svc
+from tests.emulators import LatencyProfile, ProviderEmulators
+from tests.emulators.llm_script import Script
+from tests.support.caller import TestCaller, caller_token
+
+
+@dataclass
+class BenchStack:
+    emulators: ProviderEmulators
+    worker_env: dict[str, str]
+    agent_name: str
+    key: str
+    secret: str
+    logs: Path
+
+    def caller(self, room: str, identity: str = "caller", metadata: str = "") -> TestCaller:
+        token = caller_token(self.key, self.secret, room, identity, self.agent_name, metadata)
+        return TestCaller(svc.LIVEKIT_URL, token)
+
+
+def require_netns(prog: str) -> None:
+    if not svc.in_private_netns():
+        sys.exit(f"{prog}: run inside the private network namespace: "
+                 f"scripts/in-netns python -m {prog} ...")
+
+
+@contextlib.contextmanager
+def local_stack(*, agent_name: str, script: Script, profile: LatencyProfile,
+                phrases: list[str], turn_detector: str, database_url: str | None = None,
+                quiet: bool = False) -> Iterator[BenchStack]:
+    logs = Path(tempfile.mkdtemp(prefix=f"{agent_name}-logs-"))
+    os.environ["PHONE_AGENT_LOGS"] = str(logs)  # service logs of this run only
+    emulators = ProviderEmulators(script=script, profile=profile, stt_phrases=phrases,
+                                  port=svc.EMULATOR_PORT)
+    emulators.start_in_thread()
+    key, secret = svc.livekit_keys()
+    env = {
+        **emulators.env(),
+        "AGENT_NAME": agent_name,
+        "TURN_DETECTOR": turn_detector,
+        "DATABASE_URL": database_url or f"sqlite:///{logs / 'calls.db'}",
+        "LOG_LEVEL": "info",
+        "NUM_IDLE_PROCESSES": "1",
+        # A shared 2-core machine runs everything here; don't let the worker refuse the call.
+        "WORKER_LOAD_THRESHOLD": "1.0",
+    }
+    stack = svc.Stack()
+    try:
+        stack.up(svc.redis(), quiet=quiet)
+        stack.up(svc.livekit_server(), quiet=quiet)
+        stack.up(svc.worker("start", env=env), quiet=quiet)
+        yield BenchStack(emulators, env, agent_name, key, secret, logs)
+    finally:
+        stack.down()
+        emulators.stop_thread()
