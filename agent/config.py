@@ -74,6 +74,11 @@ class Settings:
     transfer_fallback: str | None
     num_idle_processes: int
     load_threshold: float
+    # --- outbound calls and warm transfer (agent/outbound.py, agent/warm_transfer.py) ---
+    sip_outbound_trunk_id: str | None = None
+    outbound_ringing_timeout: int = 30
+    outbound_amd: bool = True
+    warm_transfer_destinations: str = ""
 
     def secrets(self) -> list[str]:
         """Every secret value, so log redaction can scrub them wherever they appear."""
@@ -305,4 +310,8 @@ def load_settings(
         transfer_fallback=values["TRANSFER_FALLBACK"],
         num_idle_processes=int(get("NUM_IDLE_PROCESSES")),
         load_threshold=float(get("WORKER_LOAD_THRESHOLD")),
+        sip_outbound_trunk_id=values["SIP_OUTBOUND_TRUNK_ID"],
+        outbound_ringing_timeout=int(get("OUTBOUND_RINGING_TIMEOUT")),
+        outbound_amd=get("OUTBOUND_AMD").lower() == "on",
+        warm_transfer_destinations=get("WARM_TRANSFER_DESTINATIONS"),
     )

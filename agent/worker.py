@@ -21,14 +21,20 @@ from livekit.agents import (
     room_io,
 )
 
-from . import providers
+from . import providers, warm_transfer
 from .assistant import PhoneAssistant
 from .call_state import CallState
 from .config import Settings, load_settings
 from .observability import calls as call_records
 from .observability.redaction import install_log_redaction
 from .speech_text import speech_text_transform
-from .telephony import KeypadInput, TransferPlan, caller_from_participant, dtmf_digit
+from .telephony import (
+    KeypadInput,
+    TransferPlan,
+    caller_from_participant,
+    dtmf_digit,
+    keypad_handover,
+)
 from .tools import ToolServices, attach_tool_audit
 
 logger = logging.getLogger("phone-agent.worker")
@@ -80,6 +86,7 @@ def build_session(settings: Settings, proc_userdata: dict[str, Any], state: Call
         aec_warmup_duration=None if state.caller.is_phone else BROWSER_AEC_WARMUP_S,
         user_away_timeout=15.0,
         max_tool_steps=4,
+        conn_options=providers.session_conn_options(),
     )
 
 
@@ -87,6 +94,12 @@ async def entrypoint(ctx: JobContext) -> None:
     settings: Settings = ctx.proc.userdata.get("settings") or load_settings()
     ctx.log_context_fields = {"room": ctx.room.name}
     await ctx.connect()
+    if _metadata(ctx.job.metadata).get("phone_number"):
+        # An outbound call (`python -m agent.outbound`): the agent dials, see agent/outbound.py.
+        from .outbound import place_call
+
+        await place_call(ctx, settings, _metadata(ctx.job.metadata))
+        return
     participant = await ctx.wait_for_participant()
     caller = caller_from_participant(participant)
     state = CallState(room_name=ctx.room.name, caller=caller,
@@ -102,13 +115,12 @@ async def entrypoint(ctx: JobContext) -> None:
     ctx.add_shutdown_callback(record.flush)
 
     plan = TransferPlan.parse(settings.transfer_destinations, settings.transfer_fallback)
-    assistant = PhoneAssistant(state=state, transfer_plan=plan)
+    assistant = PhoneAssistant(state=state, transfer_plan=plan,
+                               extra_tools=warm_transfer.tools_for(settings, record))
 
     async def ask_for_human() -> None:
-        session.interrupt()
-        session.generate_reply(instructions=(
-            "The caller pressed zero to reach a person. Say you're transferring them now, "
-            "then call transfer_to_human."))
+        outcome = await keypad_handover(session, state, plan)
+        call_records.log_transfer(record, outcome)
 
     async def keypad_entry(digits: str) -> None:
         session.generate_reply(user_input=f"(typed on the keypad: {' '.join(digits)})")
@@ -122,8 +134,8 @@ async def entrypoint(ctx: JobContext) -> None:
 
     @ctx.room.on("participant_disconnected")
     def _on_left(p: rtc.RemoteParticipant) -> None:
-        if p.identity == caller.identity and state.ended_by is None:
-            state.ended_by = "caller"
+        if p.identity == caller.identity:
+            state.caller_left()
 
     await session.start(
         agent=assistant,
@@ -152,6 +164,8 @@ def build_server(settings: Settings) -> AgentServer:
     server = AgentServer(
         setup_fnc=prewarm,
         num_idle_processes=settings.num_idle_processes,
+        # A call the worker refuses rings out unanswered; 1.0 means never refuse.
+        load_threshold=float("inf") if settings.load_threshold >= 1.0 else settings.load_threshold,
         host=os.environ.get("AGENT_HEALTH_HOST", "127.0.0.1"),
         # Loading silero + the v1-mini weights takes a few seconds on a busy 2-core machine.
         initialize_process_timeout=60.0,
