@@ -176,5 +176,10 @@ class Baresip:
         decs = sorted((self.dir / "rec").glob("dump-*-dec.wav"))
         if not decs:
             return b""
-        with wave.open(str(decs[-1]), "rb") as w:
-            return w.readframes(w.getnframes())
+        try:
+            with wave.open(str(decs[-1]), "rb") as w:
+                return w.readframes(w.getnframes())
+        except (wave.Error, EOFError):
+            # Still being written (the header is completed on close): take the samples.
+            data = decs[-1].read_bytes()[44:]
+            return data[: len(data) - len(data) % 2]
