@@ -73,7 +73,7 @@ class Settings:
     transfer_destinations: str
     transfer_fallback: str | None
     num_idle_processes: int
-    load_threshold: float
+    max_concurrent_calls: int
     # --- outbound calls and warm transfer (agent/outbound.py, agent/warm_transfer.py) ---
     sip_outbound_trunk_id: str | None = None
     outbound_ringing_timeout: int = 30
@@ -167,14 +167,6 @@ def _int_range(lo: int, hi: int) -> Callable[[str], str | None]:
     return check
 
 
-def _ratio(value: str) -> str | None:
-    try:
-        v = float(value)
-    except ValueError:
-        return "must be a number between 0.1 and 1.0"
-    return None if 0.1 <= v <= 1.0 else "must be between 0.1 and 1.0"
-
-
 def _db_url(value: str) -> str | None:
     if value.startswith(("sqlite:///", "postgresql://", "postgres://")):
         return None
@@ -217,8 +209,8 @@ VARIABLES: tuple[_Var, ...] = (
          required=False, default="", check=_transfer_spec),
     _Var("TRANSFER_FALLBACK", "destination tried when a department's transfer fails",
          required=False, check=_sip_uri),
-    _Var("WORKER_LOAD_THRESHOLD", "CPU load (0.1-1.0) above which the worker takes no new "
-         "calls; 1.0 = never refuse", required=False, default="0.85", check=_ratio),
+    _Var("MAX_CONCURRENT_CALLS", "calls one worker takes at once; its reported load is "
+         "active calls / this", required=False, default="8", check=_int_range(1, 500)),
     _Var("NUM_IDLE_PROCESSES", "warm job processes kept ready (each holds the models)",
          required=False, default="1", check=_int_range(0, 16)),
     _Var("SIP_OUTBOUND_TRUNK_ID", "outbound trunk id (default: the trunk named "
@@ -309,7 +301,7 @@ def load_settings(
         transfer_destinations=get("TRANSFER_DESTINATIONS"),
         transfer_fallback=values["TRANSFER_FALLBACK"],
         num_idle_processes=int(get("NUM_IDLE_PROCESSES")),
-        load_threshold=float(get("WORKER_LOAD_THRESHOLD")),
+        max_concurrent_calls=int(get("MAX_CONCURRENT_CALLS")),
         sip_outbound_trunk_id=values["SIP_OUTBOUND_TRUNK_ID"],
         outbound_ringing_timeout=int(get("OUTBOUND_RINGING_TIMEOUT")),
         outbound_amd=get("OUTBOUND_AMD").lower() == "on",

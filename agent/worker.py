@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 from livekit import rtc
@@ -142,6 +143,8 @@ async def entrypoint(ctx: JobContext) -> None:
         room=ctx.room,
         room_options=room_io.RoomOptions(
             participant_identity=participant.identity,
+            audio_input=room_io.AudioInputOptions(
+                sample_rate=providers.AUDIO_INPUT_SAMPLE_RATE),
             close_on_disconnect=True,
             # Deleting the room hangs up the phone leg when the session ends.
             delete_room_on_close=caller.is_phone,
@@ -160,12 +163,28 @@ def _metadata(raw: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def call_load(max_calls: int) -> Callable[[AgentServer], float]:
+    """The worker's load as livekit-server sees it: active calls / MAX_CONCURRENT_CALLS.
+
+    The default is machine-wide CPU, and the server stops routing jobs to a worker whose
+    reported load nears 1.0. On a shared host, CPU used by anything else would then make
+    calls ring out unanswered; counting calls makes capacity a deliberate number, sized from
+    the per-call cost measured by `python -m bench.cost`.
+    """
+
+    def load(server: AgentServer) -> float:
+        return min(1.0, len(server.active_jobs) / max_calls)
+
+    return load
+
+
 def build_server(settings: Settings) -> AgentServer:
     server = AgentServer(
         setup_fnc=prewarm,
         num_idle_processes=settings.num_idle_processes,
-        # A call the worker refuses rings out unanswered; 1.0 means never refuse.
-        load_threshold=float("inf") if settings.load_threshold >= 1.0 else settings.load_threshold,
+        # Capacity is counted in calls, not machine CPU (see `call_load`): full at the limit.
+        load_fnc=call_load(settings.max_concurrent_calls),
+        load_threshold=1.0,
         host=os.environ.get("AGENT_HEALTH_HOST", "127.0.0.1"),
         # Loading silero + the v1-mini weights takes a few seconds on a busy 2-core machine.
         initialize_process_timeout=60.0,

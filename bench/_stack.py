@@ -58,8 +58,6 @@ def local_stack(*, agent_name: str, script: Script, profile: LatencyProfile,
         "DATABASE_URL": database_url or f"sqlite:///{logs / 'calls.db'}",
         "LOG_LEVEL": "info",
         "NUM_IDLE_PROCESSES": "1",
-        # A shared 2-core machine runs everything here; don't let the worker refuse the call.
-        "WORKER_LOAD_THRESHOLD": "1.0",
     }
     stack = svc.Stack()
     try:

@@ -87,9 +87,6 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         "WARM_TRANSFER_DESTINATIONS": "support=+15550109999",
         "OUTBOUND_RINGING_TIMEOUT": "8",
         "LOG_LEVEL": "info",
-        # This shared 2-core machine runs the whole stack; a worker that marks itself full
-        # at 85% CPU would let test calls ring out.
-        "WORKER_LOAD_THRESHOLD": "1.0",
     }
     stack = svc.Stack()
     try:

@@ -123,3 +123,16 @@ async def test_keypad_zero_asks_for_a_human_and_digits_are_collected() -> None:
 
 def test_dtmf_codes_map_to_keys() -> None:
     assert dtmf_digit(10, "") == "*" and dtmf_digit(11, "") == "#" and dtmf_digit(5, "") == "5"
+
+
+def test_worker_load_counts_calls_not_machine_cpu() -> None:
+    """livekit-server stops routing to a worker whose load nears 1.0: it must mean 'full'."""
+    from agent.worker import call_load
+
+    server = SimpleNamespace(active_jobs=[])
+    load = call_load(4)
+    assert load(server) == 0.0  # type: ignore[arg-type]
+    server.active_jobs = [1, 2, 3]
+    assert load(server) == 0.75  # type: ignore[arg-type]
+    server.active_jobs = [1, 2, 3, 4, 5]
+    assert load(server) == 1.0  # type: ignore[arg-type]
