@@ -33,7 +33,7 @@ from google.protobuf.duration_pb2 import Duration
 from livekit import api, rtc
 from livekit.agents import JobContext, StopResponse, llm, room_io
 
-from . import prompts
+from . import prompts, providers
 from .assistant import PhoneAssistant
 from .call_state import CallerInfo, CallState
 
@@ -229,6 +229,8 @@ async def place_call(ctx: JobContext, settings: Any, metadata: dict[str, Any]) -
     await session.start(
         agent=agent, room=ctx.room,
         room_options=room_io.RoomOptions(participant_identity=identity,
+                                         audio_input=room_io.AudioInputOptions(
+                                             sample_rate=providers.AUDIO_INPUT_SAMPLE_RATE),
                                          close_on_disconnect=True,
                                          delete_room_on_close=True))
     if not valid_number(req.phone_number):

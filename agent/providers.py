@@ -47,6 +47,16 @@ def session_conn_options() -> SessionConnectOptions:
 # Words the caller is likely to say that generic models mishear on 8 kHz audio.
 STT_KEYTERMS = ["appointment", "reschedule", "cancel", "order number", "representative"]
 
+# The caller's audio as RoomIO hands it to the VAD and the STT: 16 kHz, the rate the Deepgram
+# plugin streams at (its default sample_rate) and Silero runs at. With RoomIO's 24 kHz default,
+# every 50 ms frame went through the STT stream's own 24->16 kHz resampler, which emits in
+# uneven bursts (525/1051 samples per 1200 in) that straddle the plugin's 800-sample (50 ms)
+# send chunks, so the last word reached Deepgram up to a chunk late. At 16 kHz the native
+# AudioStream resamples from the Opus 48 kHz once and each 50 ms frame is exactly one chunk.
+# Measured with `bench.latency --breakdown` (reference profile): caller's last sample -> that
+# audio at the STT p50/p95 102/135 -> 65/83 ms; reply p50 1186 -> 1140 ms.
+AUDIO_INPUT_SAMPLE_RATE = 16000
+
 # ElevenLabs PCM at 24 kHz matches the room's audio output rate (no resampling on our side);
 # the SIP bridge transcodes to the call codec. The 1.8.9 plugin rejects `ulaw_8000`.
 TTS_ENCODING = "pcm_24000"
@@ -118,13 +128,47 @@ def build_turn_detector(choice: TurnDetectorChoice) -> Any:
     return choice.kind  # "stt" or "vad": the session's built-in modes
 
 
+# Deepgram `endpointing` when a turn detector (semantic/audio) or the VAD decides the turn:
+# 300 ms of silence closes a transcript segment (the 25 ms plugin default splits phone sentences
+# at every breath); the session's MIN/MAX_ENDPOINTING_DELAY and the detector decide the turn.
+DETECTOR_STT_ENDPOINTING_MS = 300
+
+
+def stt_endpointing_ms(settings: Settings) -> int:
+    """Deepgram `endpointing`: the silence after which it sends `speech_final`.
+
+    With TURN_DETECTOR=stt that `speech_final` IS the end of the turn, so Deepgram's
+    endpointing carries the whole MIN_ENDPOINTING_DELAY (at least 10 ms: 0 would disable
+    endpointing, and no turn would end before the 1 s UtteranceEnd)."""
+    if settings.turn_detector == "stt":
+        return max(10, round(settings.min_endpointing_delay * 1000))
+    return DETECTOR_STT_ENDPOINTING_MS
+
+
+def endpointing_delays(settings: Settings, kind: str) -> dict[str, float]:
+    """The session's endpointing min/max delays for the turn detector `kind`.
+
+    In `stt` mode the session's min delay is 0: Deepgram already waited MIN_ENDPOINTING_DELAY
+    of silence before its `speech_final` (`stt_endpointing_ms`). livekit-agents 1.8.9
+    (voice/audio_recognition.py, END_OF_SPEECH in stt mode) anchors the min delay at the
+    END_OF_SPEECH event's `speech_end_time`, which the Deepgram plugin never sets, so it falls
+    back to the arrival time of the final: a non-zero min delay is added ON TOP of Deepgram's
+    endpointing instead of overlapping it. Measured with `bench.latency` (reference profile),
+    min_delay 0.3 -> 0 removed ~300 ms from every reply: final -> LLM request p50 333 -> 36 ms,
+    caller-measured p50/p95 1481/1513 -> 1186/1217 ms, with the same 300 ms of silence.
+    The max delay only matters with a turn detector (it never runs in `stt` mode)."""
+    min_delay = 0.0 if kind == "stt" else settings.min_endpointing_delay
+    return {"min_delay": min_delay, "max_delay": settings.max_endpointing_delay}
+
+
 def turn_handling(settings: Settings, choice: TurnDetectorChoice) -> dict[str, Any]:
     """Turn-taking for phone callers; every value is set on purpose.
 
     - endpointing fixed at MIN/MAX_ENDPOINTING_DELAY (0.3 s / 2.0 s): 0.3 s after the caller
       stops is the shortest pause that doesn't cut people off mid-sentence when a turn
       detector backs it; 2.0 s caps the wait when the detector thinks they will go on (the
-      2.5 s library default feels like dead air on the phone).
+      2.5 s library default feels like dead air on the phone). In `stt` mode the silence
+      wait is Deepgram's instead, see `endpointing_delays`.
     - interruption mode "vad": the adaptive mode is a LiveKit Cloud model; VAD works offline
       and the same in dev and start. min_duration 0.5 s of speech so a cough, a click on the
       line or a short "mm-hmm" doesn't cut the agent off; min_words 0 so barge-in doesn't
@@ -136,11 +180,7 @@ def turn_handling(settings: Settings, choice: TurnDetectorChoice) -> dict[str, A
     """
     return {
         "turn_detection": build_turn_detector(choice),
-        "endpointing": {
-            "mode": "fixed",
-            "min_delay": settings.min_endpointing_delay,
-            "max_delay": settings.max_endpointing_delay,
-        },
+        "endpointing": {"mode": "fixed", **endpointing_delays(settings, choice.kind)},
         "interruption": {
             "enabled": True,
             "mode": "vad",
@@ -167,9 +207,7 @@ def build_stt(settings: Settings, *, http_session: aiohttp.ClientSession | None 
         interim_results=True,
         punctuate=True,
         smart_format=False,  # numbers as words keep order ids intact for the LLM to parse
-        # 300 ms of silence closes an utterance: Deepgram's 25 ms default splits phone
-        # sentences at every breath, and the session's own endpointing decides the turn.
-        endpointing_ms=300,
+        endpointing_ms=stt_endpointing_ms(settings),  # see stt_endpointing_ms
         filler_words=True,
         vad_events=True,
         utterance_end_ms=1000,

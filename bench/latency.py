@@ -2,6 +2,7 @@
 
     scripts/in-netns python -m bench.latency [--turns 30] [--profile reference]
                                               [--turn-detector stt] [--out FILE.json]
+                                              [--breakdown]
 
 Starts the local stack itself (Redis, livekit-server, the provider emulators with a latency
 profile, one agent worker with the product configuration), places `--turns` questions through
@@ -10,6 +11,10 @@ caller. Prints p50/p95/p99, the floor implied by the worker's settings and the e
 providers' latencies, and the overhead above that floor. The providers are EMULATED: the
 numbers measure our pipeline (LiveKit, plugins, turn handling), not Deepgram/DeepSeek/
 ElevenLabs themselves.
+
+`--breakdown` prints p50/p95 per stage of a turn (caller -> STT -> LLM -> TTS -> caller), from
+wall-clock stamps the emulators keep (`stt_timings`, `llm_timings`, `tts_timings`); the
+per-turn stages are always stored in the JSON output under "breakdown".
 """
 
 from __future__ import annotations
@@ -98,10 +103,12 @@ def product_settings(turn_detector: str) -> dict[str, Any]:
         settings, providers.TurnDetectorChoice("stt", "bench: options only")
         if choice.kind in ("semantic", "audio") else choice)
     preemptive = handling["preemptive_generation"]
+    delays = providers.endpointing_delays(settings, choice.kind)  # what the session gets
     return {
         "turn_detector": choice.kind,
-        "min_endpointing_delay_s": settings.min_endpointing_delay,
-        "max_endpointing_delay_s": settings.max_endpointing_delay,
+        "min_endpointing_delay_s": delays["min_delay"],
+        "max_endpointing_delay_s": delays["max_delay"],
+        "MIN_ENDPOINTING_DELAY_s": settings.min_endpointing_delay,
         "stt_endpointing_ms": stt._opts.endpointing_ms,
         "vad_min_silence_s": vad._opts.min_silence_duration,
         "preemptive_generation": bool(preemptive.get("enabled")),
@@ -116,9 +123,12 @@ def floor_ms(cfg: dict[str, Any], profile: LatencyProfile, answer: str) -> dict[
 
       stt_final  = max(profile STT final delay, emulator hangover, Deepgram endpointing_ms)
                    (Deepgram sends speech_final only after `endpointing` ms of silence)
-      turn_end   = max(stt_final, min_endpointing_delay[, VAD min_silence if VAD-driven])
-                   (the session's endpointing wait is measured from the end of speech)
-      llm_start  = stt_final if preemptive generation else turn_end
+      turn_end   = stt mode: stt_final + the session's min_endpointing_delay (livekit-agents
+                   anchors it at the arrival of Deepgram's END_OF_SPEECH, which carries no
+                   speech end time);
+                   otherwise max(stt_final, min_endpointing_delay, VAD min_silence if
+                   VAD-driven) (the wait is measured from the VAD's end of speech)
+      llm_start  = stt_final if preemptive generation (not in stt mode) else turn_end
       text_ready = llm_start + LLM first token + remaining tokens of the first sentence
                    (the ElevenLabs plugin's sentence tokenizer hands TTS whole sentences; a
                    one-sentence answer is complete when the stream ends)
@@ -126,10 +136,16 @@ def floor_ms(cfg: dict[str, Any], profile: LatencyProfile, answer: str) -> dict[
       floor      = tts_start + TTS first byte
     """
     stt_final = max(profile.stt_final_delay_ms, HANGOVER_S * 1000, cfg["stt_endpointing_ms"])
-    turn_end = max(stt_final, cfg["min_endpointing_delay_s"] * 1000)
-    if cfg["turn_detector"] in ("vad", "audio", "semantic"):
-        turn_end = max(turn_end, cfg["vad_min_silence_s"] * 1000)
-    llm_start = stt_final if cfg["preemptive_generation"] else turn_end
+    if cfg["turn_detector"] == "stt":
+        turn_end = stt_final + cfg["min_endpointing_delay_s"] * 1000
+    else:
+        turn_end = max(stt_final, cfg["min_endpointing_delay_s"] * 1000,
+                       cfg["vad_min_silence_s"] * 1000)
+    # preemptive generation starts on a final transcript only when the VAD/turn detector
+    # decides the turn; in stt mode the final and END_OF_SPEECH arrive together and the LLM
+    # starts at the commit (audio_recognition.py: _vad_base_turn_detection/_user_turn_committed)
+    preemptive = cfg["preemptive_generation"] and cfg["turn_detector"] != "stt"
+    llm_start = stt_final if preemptive else turn_end
     pieces = len(_pieces(answer))
     per_token = 1000.0 / profile.llm_tokens_per_s if profile.llm_tokens_per_s else 0.0
     text_ready = llm_start + profile.llm_first_token_ms + pieces * per_token
@@ -151,8 +167,93 @@ def floor_ms(cfg: dict[str, Any], profile: LatencyProfile, answer: str) -> dict[
     }
 
 
+STAGES = [
+    # (key, from event, to event, what it covers)
+    ("uplink", "caller_end", "stt_speech_end_arrived",
+     "caller's last sample -> that audio reaches the STT emulator (WebRTC in, agent input, "
+     "plugin chunking)"),
+    ("stt_endpoint", "stt_speech_end_arrived", "stt_final_sent",
+     "STT: end of speech -> final sent (endpointing / profile delay, paced by audio arrival)"),
+    ("turn_commit", "stt_final_sent", "llm_received",
+     "final -> LLM request at the emulator (worker end-of-turn decision, preemption)"),
+    ("llm_first_token", "llm_received", "llm_first_token", "LLM first-token latency"),
+    ("text_to_tts", "llm_first_token", "tts_first_text",
+     "first token -> first text at the TTS (text transforms, tokenizer, scheduling)"),
+    ("tts_flush", "tts_first_text", "tts_first_job",
+     "first text at the TTS -> TTS starts synthesizing it (waits for flush / chunk)"),
+    ("tts_first_byte", "tts_first_job", "tts_first_audio",
+     "TTS synthesis start -> first audio message sent"),
+    ("downlink", "tts_first_audio", "caller_first_audio",
+     "first TTS audio -> first agent audio frame at the caller (plugin, output buffer, "
+     "WebRTC out, caller detection)"),
+]
+
+
+def turn_events(sample: dict[str, Any], emu: Any) -> dict[str, float] | None:
+    """Wall-clock (time.time()) events of one turn, matched from the emulators' captures.
+
+    The TTS context is the last one whose first audio went out before the caller heard the
+    agent; the LLM request the last one whose first token preceded that context's first
+    text; the STT final the last non-empty one sent before that request."""
+    end, heard = sample.get("caller_end_wall"), sample.get("caller_first_audio_wall")
+    if end is None or heard is None:
+        return None
+    tts = [t for t in emu.tts_timings if t.get("first_audio_wall") and t.get("first_text_wall")
+           and end - 1.0 < t["first_audio_wall"] <= heard]
+    if not tts:
+        return None
+    tts_t = tts[-1]
+    llm = [t for t in emu.llm_timings if t.get("first_token_wall")
+           and end - 2.0 < t["received_wall"] and t["first_token_wall"] <= tts_t["first_text_wall"]]
+    if not llm:
+        return None
+    llm_t = llm[-1]
+    stt = [t for t in emu.stt_timings if t.get("transcript") and t.get("sent_wall")
+           and end - 2.0 < t["sent_wall"] <= llm_t["received_wall"] + 0.001]
+    if not stt:
+        return None
+    stt_t = stt[-1]
+    return {"caller_end": end, "stt_speech_end_arrived": stt_t["speech_end_arrived_wall"],
+            "stt_final_sent": stt_t["sent_wall"], "llm_received": llm_t["received_wall"],
+            "llm_first_token": llm_t["first_token_wall"],
+            "tts_first_text": tts_t["first_text_wall"],
+            "tts_first_job": tts_t["first_job_wall"] or tts_t["first_audio_wall"],
+            "tts_first_audio": tts_t["first_audio_wall"], "caller_first_audio": heard}
+
+
+def breakdown(samples: list[dict[str, Any]], emu: Any) -> dict[str, Any]:
+    """Per-stage durations (ms) of every turn and their p50/p95."""
+    per_turn: list[dict[str, float]] = []
+    for sample in samples:
+        ev = turn_events(sample, emu)
+        if ev is None:
+            continue
+        per_turn.append({key: round((ev[b] - ev[a]) * 1000, 1) for key, a, b, _ in STAGES}
+                        | {"total": round((ev["caller_first_audio"] - ev["caller_end"]) * 1000,
+                                          1), "turn": sample["turn"]})
+    summary = {key: {"p50_ms": round(percentile([t[key] for t in per_turn], 50), 1),
+                     "p95_ms": round(percentile([t[key] for t in per_turn], 95), 1)}
+               for key in [k for k, *_ in STAGES] + ["total"]} if per_turn else {}
+    return {"turns_matched": len(per_turn), "stages": summary, "per_turn": per_turn}
+
+
+def print_breakdown(bd: dict[str, Any]) -> None:
+    print(f"  per-stage breakdown ({bd['turns_matched']} turns matched; wall clock, "
+          "p50 / p95):")
+    if not bd["stages"]:
+        return
+    for key, _, _, what in STAGES:
+        st = bd["stages"][key]
+        print(f"    {key:<16} {st['p50_ms']:7.1f} / {st['p95_ms']:7.1f} ms  {what}")
+    st = bd["stages"]["total"]
+    print(f"    {'total':<16} {st['p50_ms']:7.1f} / {st['p95_ms']:7.1f} ms  (the stages' p50s "
+          "need not add up to the total's p50)")
+
+
 async def run_turns(stack: Any, turns: int, deadline: float) -> list[dict[str, Any]]:
     samples: list[dict[str, Any]] = []
+    # caller times are monotonic; the emulators stamp time.time(): one offset converts
+    to_wall = time.time() - time.monotonic()
     room = f"bench-{int(time.time())}"
     async with stack.caller(room) as caller:
         await asyncio.wait_for(caller.agent_joined.wait(), 60)
@@ -169,10 +270,13 @@ async def run_turns(stack: Any, turns: int, deadline: float) -> list[dict[str, A
             except TimeoutError:
                 print(f"[latency] turn {i + 1:>3}/{turns}: no answer within "
                       f"{TURN_TIMEOUT_S:.0f} s", flush=True)
-                samples.append({"turn": i + 1, "question": question, "gap_ms": None})
+                samples.append({"turn": i + 1, "question": question, "gap_ms": None,
+                                "caller_end_wall": end + to_wall})
                 continue
             gap = (burst.start - end) * 1000
-            samples.append({"turn": i + 1, "question": question, "gap_ms": round(gap, 1)})
+            samples.append({"turn": i + 1, "question": question, "gap_ms": round(gap, 1),
+                            "caller_end_wall": end + to_wall,
+                            "caller_first_audio_wall": burst.start + to_wall})
             print(f"[latency] turn {i + 1:>3}/{turns}: {gap:7.0f} ms  ({question!r})",
                   flush=True)
             await caller.wait_until_quiet(burst)
@@ -190,6 +294,9 @@ def main() -> None:
                         help="TURN_DETECTOR for the worker (default stt: the espeak-ng test "
                              "voice reads as 'unfinished' to the audio model)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--breakdown", action="store_true",
+                        help="also print p50/p95 per stage of a turn (caller -> STT -> LLM -> "
+                             "TTS -> caller), from the emulators' wall-clock captures")
     parser.add_argument("--max-seconds", type=float, default=600.0,
                         help="stop placing turns after this long (the run is always bounded)")
     args = parser.parse_args()
@@ -210,6 +317,7 @@ def main() -> None:
         samples = asyncio.run(run_turns(stack, args.turns,
                                         started + args.max_seconds))
         logs = str(stack.logs)
+        bd = breakdown(samples, stack.emulators.state)
         worker_metrics = worker_turn_metrics(stack.logs / "worker.log")[1:]  # not the greeting
 
     gaps = [s["gap_ms"] for s in samples if s["gap_ms"] is not None]
@@ -224,10 +332,13 @@ def main() -> None:
     e2e = [m["e2e_latency"] * 1000 for m in worker_metrics if "e2e_latency" in m]
     if e2e and gaps:
         # The worker's e2e_latency runs from its view of the end of speech to its playout
-        # start; the rest of the caller-measured gap is WebRTC transport (both directions).
+        # start. In stt mode that view is the ARRIVAL of Deepgram's speech_final (the plugin
+        # sets no speech end time), so the rest of the caller-measured gap is the STT's
+        # endpointing wait plus WebRTC transport both ways (--breakdown separates them).
         stats["worker_e2e_p50_ms"] = round(percentile(e2e, 50), 1)
         stats["transport_p50_ms"] = round(stats["p50_ms"] - stats["worker_e2e_p50_ms"], 1)
-    result = {"stats": stats, "worker_metrics": worker_metrics, "floor": floor,
+    result = {"stats": stats, "breakdown": bd, "worker_metrics": worker_metrics,
+              "floor": floor,
               "worker_config": cfg,
               "profile": {"name": args.profile, **asdict(profile)}, "targets": TARGETS,
               "answer": ANSWER, "samples": samples, "logs": logs,
@@ -250,8 +361,13 @@ def main() -> None:
     print(f"         stt_final = max(profile {profile.stt_final_delay_ms:.0f}, hangover "
           f"{HANGOVER_S * 1000:.0f}, Deepgram endpointing {cfg['stt_endpointing_ms']}) "
           f"= {t['stt_final']:.0f}")
-    print(f"         turn_end  = max(stt_final, min_endpointing_delay "
-          f"{cfg['min_endpointing_delay_s'] * 1000:.0f}) = {t['turn_end']:.0f}")
+    if cfg["turn_detector"] == "stt":
+        print(f"         turn_end  = stt_final + session min_endpointing_delay "
+              f"{cfg['min_endpointing_delay_s'] * 1000:.0f} (anchored at the final) "
+              f"= {t['turn_end']:.0f}")
+    else:
+        print(f"         turn_end  = max(stt_final, min_endpointing_delay "
+              f"{cfg['min_endpointing_delay_s'] * 1000:.0f}, VAD silence) = {t['turn_end']:.0f}")
     print(f"         text_ready = llm_start {t['llm_start']:.0f} (preemptive="
           f"{cfg['preemptive_generation']}) + first token {profile.llm_first_token_ms:.0f} "
           f"+ {t['first_sentence_tokens']} tokens at {profile.llm_tokens_per_s:.0f}/s "
@@ -267,7 +383,10 @@ def main() -> None:
     if "worker_e2e_p50_ms" in stats:
         print(f"  worker-side e2e_latency p50 {stats['worker_e2e_p50_ms']:.0f} ms (its end of "
               f"speech -> playout start); the remaining {stats['transport_p50_ms']:.0f} ms is "
-              "audio transport caller->server->agent and back")
+              "audio transport caller->server->agent and back, plus (stt mode) the STT "
+              "endpointing wait the worker cannot see; --breakdown separates them")
+    if args.breakdown:
+        print_breakdown(bd)
     print(f"  raw samples and config: {out}")
 
 

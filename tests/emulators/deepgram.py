@@ -77,6 +77,7 @@ class _Session:
         self._reset_utterance()
         self.last_word_end: float | None = None  # for UtteranceEnd
         self.dropped = False
+        self.recv_wall = 0.0  # time.time() when the audio message being processed arrived
 
     # ---------------------------------------------------------------- utterance state
     def _reset_utterance(self) -> None:
@@ -85,6 +86,7 @@ class _Session:
         self.utt = bytearray()
         self.utt_start = 0.0
         self.last_voice_end = 0.0
+        self.last_voice_wall = 0.0  # time.time() the last voiced window arrived
         self.next_interim = 0.0
         self.recognition: asyncio.Future[Any] | None = None
         self.recognition_end = 0.0
@@ -117,6 +119,7 @@ class _Session:
 
     # ---------------------------------------------------------------- audio
     async def on_audio(self, data: bytes) -> None:
+        self.recv_wall = time.time()
         self.pending.extend(data)
         wb = self.window_bytes
         while len(self.pending) >= wb and not self.closed:
@@ -151,6 +154,7 @@ class _Session:
                 self.history.clear()
                 self.utt_start = start - (ONSET_WINDOWS - 1) * 0.01
                 self.last_voice_end = end
+                self.last_voice_wall = self.recv_wall
                 self.next_interim = self.utt_start + INTERIM_STEP_S
                 self.last_word_end = None
                 if self.vad_events:
@@ -163,6 +167,7 @@ class _Session:
         self.utt.extend(window)
         if voiced:
             self.last_voice_end = end
+            self.last_voice_wall = self.recv_wall
             if self.recognition is not None:  # speech resumed before the final: keep going
                 self.recognition.cancel()
                 self.recognition = None
@@ -206,7 +211,11 @@ class _Session:
         msg["from_finalize"] = from_finalize
         self.state.stt_timings.append({"speech_start": start, "speech_end": end,
                                        "sent_at": self.now, "transcript": text,
-                                       "speech_final": speech_final})
+                                       "speech_final": speech_final,
+                                       # wall clock (time.time()): arrival of the last voiced
+                                       # window, and the moment the final goes out
+                                       "speech_end_arrived_wall": self.last_voice_wall,
+                                       "sent_wall": time.time()})
         self._reset_utterance()
         await self.send(msg)
 

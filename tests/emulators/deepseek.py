@@ -94,6 +94,9 @@ class DeepSeekEmulator:
     # ---------------------------------------------------------------- main route
     async def chat_completions(self, request: web.Request) -> web.StreamResponse:
         state = self.state
+        # wall clock (time.time()) of this request's arrival, first content and end of stream
+        timing: dict[str, float | None] = {"received_wall": time.time(),
+                                           "first_token_wall": None, "done_wall": None}
         try:
             body = await request.json()
         except (json.JSONDecodeError, UnicodeDecodeError):
@@ -102,6 +105,7 @@ class DeepSeekEmulator:
             return error_response(400)
         state.llm_requests.append(body)
         state.llm_headers.append(dict(request.headers))
+        state.llm_timings.append(timing)
         if not self._authorized(request):
             return error_response(401)
 
@@ -169,7 +173,8 @@ class DeepSeekEmulator:
 
         if not body.get("stream"):
             return self._non_stream(model, content, calls, reasoning, usage)
-        return await self._stream(request, body, model, content, calls, reasoning, usage)
+        return await self._stream(request, body, model, content, calls, reasoning, usage,
+                                  timing)
 
     def _non_stream(self, model: str, content: str | None, calls: list[dict[str, str]],
                     reasoning: str | None, usage: dict[str, Any]) -> web.Response:
@@ -191,7 +196,8 @@ class DeepSeekEmulator:
 
     async def _stream(self, request: web.Request, body: dict[str, Any], model: str,
                       content: str | None, calls: list[dict[str, str]], reasoning: str | None,
-                      usage: dict[str, Any]) -> web.StreamResponse:
+                      usage: dict[str, Any], timing: dict[str, float | None]
+                      ) -> web.StreamResponse:
         profile = self.state.profile
         faults = self.state.faults
         resp = web.StreamResponse(status=200, headers={
@@ -247,6 +253,8 @@ class DeepSeekEmulator:
                     await pace()
             if content:
                 for piece in _pieces(content):
+                    if timing["first_token_wall"] is None:
+                        timing["first_token_wall"] = time.time()
                     await send(delta({"content": piece}))
                     await pace()
             for index, call in enumerate(calls):
@@ -263,6 +271,7 @@ class DeepSeekEmulator:
                 await send([], usage=usage)
             await send_raw("data: [DONE]\n\n")
             await resp.write_eof()
+            timing["done_wall"] = time.time()
         except ConnectionResetError:
             pass  # the client went away (e.g. the agent was interrupted)
         return resp

@@ -14,6 +14,7 @@ import asyncio
 import base64
 import contextlib
 import json
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -64,6 +65,9 @@ class _Context:
     worker: asyncio.Task[None] | None = None
     first_audio: bool = True
     dead: bool = False
+    # wall clock (time.time()) of the first text, first synthesis job and first audio sent;
+    # the same dict is appended to state.tts_timings
+    timing: dict[str, Any] = field(default_factory=dict)
 
 
 class _Socket:
@@ -85,6 +89,9 @@ class _Socket:
         ctx = self.contexts.get(cid)
         if ctx is None:
             ctx = _Context(cid)
+            ctx.timing = {"context_id": cid, "first_text_wall": None, "first_job_wall": None,
+                          "first_job_text": None, "first_audio_wall": None}
+            self.state.tts_timings.append(ctx.timing)
             self.contexts[cid] = ctx
             gen = data.get("generation_config") or {}
             if gen.get("chunk_length_schedule"):
@@ -109,6 +116,8 @@ class _Socket:
             return
         text = data.get("text")
         if isinstance(text, str):
+            if text.strip() and ctx.timing.get("first_text_wall") is None:
+                ctx.timing["first_text_wall"] = time.time()
             ctx.buffer += text
         if data.get("close_context"):
             self._enqueue_rest(ctx, final=True)
@@ -156,6 +165,9 @@ class _Socket:
                 stall = state.faults.take("tts_stall_s")
                 if stall:
                     await asyncio.sleep(float(stall))
+            if ctx.timing.get("first_job_wall") is None:
+                ctx.timing["first_job_wall"] = time.time()
+                ctx.timing["first_job_text"] = text
             ctx.spoken.append(text)
             state.tts_segments.append(text)
             await self._speak(ctx, text)
@@ -179,6 +191,8 @@ class _Socket:
             if i == 0:
                 msg["normalizedAlignment"] = align
                 msg["alignment"] = align
+            if ctx.timing.get("first_audio_wall") is None:
+                ctx.timing["first_audio_wall"] = time.time()
             await self.send(msg)
 
     async def close(self) -> None:

@@ -47,6 +47,8 @@ class EmulatorState:
     llm_requests: list[dict[str, Any]] = field(default_factory=list)
     llm_headers: list[dict[str, str]] = field(default_factory=list)
     llm_responses: list[dict[str, Any]] = field(default_factory=list)
+    # per chat request: wall clock (time.time()) received / first content / stream end
+    llm_timings: list[dict[str, Any]] = field(default_factory=list)
     stt_connections: list[dict[str, Any]] = field(default_factory=list)
     stt_messages: list[dict[str, Any]] = field(default_factory=list)  # text frames from client
     stt_events: list[dict[str, Any]] = field(default_factory=list)  # messages sent to client
@@ -58,6 +60,9 @@ class EmulatorState:
     tts_requests: list[dict[str, Any]] = field(default_factory=list)  # REST bodies
     tts_texts: list[str] = field(default_factory=list)  # per finished context / REST request
     tts_segments: list[str] = field(default_factory=list)  # per synthesized flush chunk
+    # per websocket context: wall clock (time.time()) of its first text, first synthesis job
+    # (flush / schedule cut) and first audio message sent
+    tts_timings: list[dict[str, Any]] = field(default_factory=list)
 
 
 class ProviderEmulators:

@@ -101,7 +101,10 @@ class TestCaller:
             rms = float(np.sqrt(np.mean(data.astype(np.float64) ** 2))) if data.size else 0.0
             if rms >= VOICED_RMS:
                 if not self.bursts or now - self._last_voiced > self.silence_gap:
-                    self.bursts.append(Burst(start=now - ev.frame.duration, end=now))
+                    # A burst starts when its first voiced frame reaches the caller: the caller
+                    # cannot hear it earlier (back-dating by the frame's duration would make
+                    # every measured gap 10 ms shorter than what a caller experiences).
+                    self.bursts.append(Burst(start=now, end=now))
                     self._speech_changed.set()
                 self._last_voiced = now
             if self.bursts and now - self._last_voiced <= self.silence_gap:

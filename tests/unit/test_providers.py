@@ -72,6 +72,21 @@ async def test_stt_is_deepgram_streaming_with_interim_results() -> None:
         assert stt._opts.endpoint_url == "http://127.0.0.1:9/v1/listen"
 
 
+async def test_stt_turn_detection_puts_the_whole_silence_wait_in_deepgram_endpointing() -> None:
+    """TURN_DETECTOR=stt: Deepgram's speech_final ends the turn, so its endpointing is
+    MIN_ENDPOINTING_DELAY and the session adds no min delay on top (livekit-agents anchors that
+    delay at the final's arrival in stt mode, so it would be added, not overlapped)."""
+    async with aiohttp.ClientSession() as http:
+        for value, expected in (("0.3", 300), ("0.5", 500), ("0", 10)):
+            s = settings(TURN_DETECTOR="stt", MIN_ENDPOINTING_DELAY=value)
+            stt = providers.build_stt(s, http_session=http)
+            assert stt._opts.endpointing_ms == expected
+            assert providers.endpointing_delays(s, "stt") == {"min_delay": 0.0, "max_delay": 2.0}
+        s = settings(TURN_DETECTOR="audio")
+        assert providers.build_stt(s, http_session=http)._opts.endpointing_ms == 300
+        assert providers.endpointing_delays(s, "audio") == {"min_delay": 0.3, "max_delay": 2.0}
+
+
 async def test_tts_is_elevenlabs_streaming_pcm() -> None:
     async with aiohttp.ClientSession() as http:
         tts = providers.build_tts(settings(ELEVENLABS_BASE_URL="http://127.0.0.1:9/v1"),
@@ -106,7 +121,8 @@ def test_semantic_without_model_files_is_a_clear_error(monkeypatch) -> None:
 def test_turn_handling_is_explicit_and_offline() -> None:
     opts = providers.turn_handling(settings(), providers.TurnDetectorChoice("stt", "test"))
     assert opts["turn_detection"] == "stt"
-    assert opts["endpointing"] == {"mode": "fixed", "min_delay": 0.3, "max_delay": 2.0}
+    # stt mode: the 0.3 s silence wait is Deepgram's endpointing (see the test above)
+    assert opts["endpointing"] == {"mode": "fixed", "min_delay": 0.0, "max_delay": 2.0}
     assert opts["interruption"]["mode"] == "vad"  # adaptive mode would call LiveKit Cloud
     assert opts["interruption"]["resume_false_interruption"] is True
     assert opts["preemptive_generation"]["enabled"] is True
