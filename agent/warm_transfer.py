@@ -4,8 +4,10 @@ LiveKit's `WarmTransferTask` briefs the human in a second room and then *moves* 
 caller's room, which only LiveKit Cloud implements. Here the human is dialled straight into the
 caller's room through the outbound trunk, and who hears whom is controlled on the server:
 
-- the agent's own tracks: `set_track_subscription_permissions` lets the caller receive only
-  the hold-music track and the human only the agent's voice (the briefing);
+- the agent's own tracks: `set_track_subscription_permissions` lets the caller receive the
+  hold music and the agent's voice (silent while on hold) and the human only a separate
+  briefing track. The caller's access to the voice is never revoked: livekit-sip does not
+  resubscribe a caller whose permission was revoked and restored;
 - the caller's and the human's tracks (published by the SIP bridge, which subscribes to every
   audio track in the room): the server API `UpdateSubscriptions` unsubscribes the caller from
   the human's track and the human from the caller's. livekit-sip v1.8.0 publishes the human's
@@ -170,14 +172,66 @@ class AudioIsolation:
                                                allow_all=False, allowed_track_sids=human_sids),
             ])
 
+    async def refresh_caller(self) -> None:
+        """Re-subscribe the caller to the agent's own audio after the human's track is gone.
+
+        livekit-sip v1.8.0 stops delivering room audio to a caller once one of the caller's
+        subscriptions closes mid-call (here: the unanswered human's track); a fresh
+        subscription restarts it (measured in tests/integration/test_sip_warm_transfer.py).
+        """
+        me = self.room.local_participant
+        sids = [sid for sid, pub in me.track_publications.items()
+                if pub.kind == rtc.TrackKind.KIND_AUDIO]
+        if not sids or self.caller not in self.room.remote_participants:
+            return
+        for subscribe in (False, True):
+            try:
+                await self.lk.room.update_subscriptions(api.UpdateSubscriptionsRequest(
+                    room=self.room.name, identity=self.caller, track_sids=sids,
+                    subscribe=subscribe))
+            except Exception as e:
+                logger.warning("could not refresh the caller's audio", extra={"error": str(e)})
+                return
+            await asyncio.sleep(0.2)
+
     def agent_tracks_for_all(self) -> None:
         self.room.local_participant.set_track_subscription_permissions(
             allow_all_participants=True)
 
 
-def _voice_track_sids(room: rtc.Room, exclude: set[str]) -> list[str]:
-    return [sid for sid, pub in room.local_participant.track_publications.items()
-            if pub.kind == rtc.TrackKind.KIND_AUDIO and sid not in exclude]
+class BriefingTrack:
+    """A separate audio track for briefing the human, synthesized with the session's TTS."""
+
+    def __init__(self, room: rtc.Room, tts: Any, source: rtc.AudioSource,
+                 publication: rtc.LocalTrackPublication) -> None:
+        self._room, self._tts, self._source, self._pub = room, tts, source, publication
+
+    @classmethod
+    async def publish(cls, room: rtc.Room, tts: Any) -> BriefingTrack:
+        source = rtc.AudioSource(tts.sample_rate, tts.num_channels)
+        track = rtc.LocalAudioTrack.create_audio_track("briefing", source)
+        pub = await room.local_participant.publish_track(
+            track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
+        return cls(room, tts, source, pub)
+
+    @property
+    def sid(self) -> str:
+        return self._pub.sid
+
+    async def speak(self, text: str) -> None:
+        from .speech_text import normalize_for_speech
+
+        async with self._tts.synthesize(normalize_for_speech(text)) as stream:
+            async for ev in stream:
+                await self._source.capture_frame(ev.frame)
+        await self._source.wait_for_playout()
+
+    async def aclose(self) -> None:
+        try:
+            await self._room.local_participant.unpublish_track(self._pub.sid)
+        except Exception as e:  # already gone with the room
+            logger.debug("briefing track unpublish failed: %s", e)
+        await self._source.aclose()
 
 
 @dataclass
@@ -205,9 +259,18 @@ async def run_warm_transfer(session: Any, state: CallState, *, department: str, 
     session.input.set_audio_enabled(False)
     player = BackgroundAudioPlayer()
     await player.start(room=room)
-    hold_sid = player.publication.sid if player.publication else ""
-    voice_sids = _voice_track_sids(room, {hold_sid})
-    iso.agent_tracks_for(caller_sids=[hold_sid], human_sids=voice_sids)
+    # The brief goes out on a track of its own that only the human may receive. The caller
+    # keeps the agent's voice track throughout: livekit-sip does not resubscribe a caller whose
+    # permission to a track was revoked and restored, so revoking it would leave the caller
+    # deaf to the agent if nobody answers.
+    # Order matters: the caller's allow-list is fixed before the briefing track exists, so the
+    # bridge never subscribes the caller to it (a subscription closed mid-call silences the
+    # caller's audio in livekit-sip v1.8.0, see AudioIsolation.refresh_caller).
+    caller_sids = [sid for sid, pub in room.local_participant.track_publications.items()
+                   if pub.kind == rtc.TrackKind.KIND_AUDIO]
+    iso.agent_tracks_for(caller_sids=caller_sids, human_sids=[])
+    briefing = await BriefingTrack.publish(room, session.tts)
+    iso.agent_tracks_for(caller_sids=caller_sids, human_sids=[briefing.sid])
     hold = player.play(AudioConfig(BuiltinAudioClip.HOLD_MUSIC, volume=0.8), loop=True)
 
     # The human's leg publishes its track while ringing; the caller's bridge subscribes at
@@ -228,15 +291,20 @@ async def run_warm_transfer(session: Any, state: CallState, *, department: str, 
 
     async def back_to_caller(detail: str) -> WarmTransferResult:
         room.off("track_published", _on_track)
+        # Stop the music but keep the (now silent) hold track published until the call ends:
+        # when one of the agent's tracks is unpublished mid-call, livekit-sip v1.8.0 stops
+        # forwarding the agent's voice to the caller (measured: silence after the hold).
         hold.stop()
-        await player.aclose()
         iso.agent_tracks_for_all()
+        await briefing.aclose()
         if human in room.remote_participants:
             try:
                 await lk.room.remove_participant(api.RoomParticipantIdentity(
                     room=room.name, identity=human))
             except Exception:
                 pass
+        await asyncio.sleep(0.5)  # let the human's leg and track go first
+        await iso.refresh_caller()
         session.input.set_audio_enabled(True)
         on_event("warm_transfer_failed", f"{department}: {detail}")
         return WarmTransferResult(False, detail)
@@ -268,14 +336,14 @@ async def run_warm_transfer(session: Any, state: CallState, *, department: str, 
     summary = await summary_task
     await asyncio.sleep(0.5)
     await iso.separate()
-    await session.say(summary, allow_interruptions=False,
-                      add_to_chat_ctx=False).wait_for_playout()
+    await briefing.speak(summary)
 
     # 4. Connect them, stop the hold music, and leave the room (the call goes on).
     room.off("track_published", _on_track)
     await iso.join()
     hold.stop()
     await player.aclose()
+    await briefing.aclose()
     on_event("warm_transfer", f"{department}: connected {human}")
     return WarmTransferResult(True, f"connected {human}", summary)
 

@@ -88,7 +88,8 @@ async def test_outbound_call_answered_hears_the_purpose_opening(sip: SipStack) -
         proc = await outbound_command(sip)
         await callee.wait_for("CALL_ESTABLISHED", within=40)
         await callee.play(said(callee.dir, HELLO, "hello.wav"))
-        await asyncio.sleep(12)  # "hello" → AMD says human → the opening
+        # "hello" → AMD says human → the opening (bounded wait; slower on a loaded machine)
+        await callee.wait_until_heard(lambda pcm: heard_in(pcm, OPENING), within=40)
         await callee.hangup()
         await callee.wait_for("CALL_CLOSED", within=10)
         audio = callee.received_audio()

@@ -115,7 +115,10 @@ async def test_warm_transfer_nobody_answers_back_to_caller_with_callback_offer(s
         await asyncio.sleep(6)
         await caller.play(said(caller.dir, ASK, "ask.wav"))
         await human.wait_for("CALL_INCOMING", within=30)  # it rings ...
-        await asyncio.sleep(8 + 16)  # ... the 8 s ringing timeout, then the agent is back
+        # ... the 8 s ringing timeout, then the agent is back (bounded wait)
+        got = await caller.wait_until_heard(lambda pcm: heard(pcm, SORRY), within=45)
+        emu = sip.live.emulators
+        assert got, f"no apology heard; the agent said {emu.tts_texts[-3:]}"
         assert not any(e.type == "CALL_CLOSED" for e in caller.events), "the call goes on"
         await caller.hangup()
         await caller.wait_for("CALL_CLOSED", within=10)

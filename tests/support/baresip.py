@@ -14,6 +14,7 @@ import json
 import subprocess
 import time
 import wave
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -170,6 +171,17 @@ class Baresip:
             self._changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), min(remaining, 0.5))
+
+    async def wait_until_heard(self, check: Callable[[bytes], bool], within: float = 30.0,
+                               every: float = 1.5) -> bool:
+        """Poll the live recording until `check(received_audio)` holds (bounded by `within`):
+        on a loaded machine the agent may take longer than a fixed sleep allows."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            if await asyncio.to_thread(check, self.received_audio()):
+                return True
+            await asyncio.sleep(every)
+        return False
 
     def received_audio(self) -> bytes:
         """Everything this UA received in its last call, as 8 kHz s16le PCM."""
