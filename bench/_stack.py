@@ -29,6 +29,7 @@ class BenchStack:
     key: str
     secret: str
     logs: Path
+    worker: svc.Service
 
     def caller(self, room: str, identity: str = "caller", metadata: str = "") -> TestCaller:
         token = caller_token(self.key, self.secret, room, identity, self.agent_name, metadata)
@@ -63,8 +64,8 @@ def local_stack(*, agent_name: str, script: Script, profile: LatencyProfile,
     try:
         stack.up(svc.redis(), quiet=quiet)
         stack.up(svc.livekit_server(), quiet=quiet)
-        stack.up(svc.worker("start", env=env), quiet=quiet)
-        yield BenchStack(emulators, env, agent_name, key, secret, logs)
+        worker = stack.up(svc.worker("start", env=env), quiet=quiet)
+        yield BenchStack(emulators, env, agent_name, key, secret, logs, worker)
     finally:
         stack.down()
         emulators.stop_thread()

@@ -21,8 +21,9 @@ from pathlib import Path
 
 import psutil
 
+from bench._stack import local_stack, require_netns
 from devstack import services as svc
-from tests.emulators import LatencyProfile, ProviderEmulators
+from tests.emulators import LatencyProfile
 from tests.emulators.llm_script import Script, reply
 from tests.emulators.speech import synthesize
 from tests.support.caller import TestCaller, caller_token
@@ -98,20 +99,12 @@ async def measure(pid: int, key: str, secret: str, n: int, window: float) -> dic
 
 
 async def main_async(args: argparse.Namespace) -> dict[str, object]:
-    emulators = ProviderEmulators(
-        script=Script([reply("We are open from eight until six.", repeat=True)]),
-        profile=LatencyProfile.reference(), stt_phrases=[QUESTION], port=svc.EMULATOR_PORT)
-    emulators.start_in_thread()
-    key, secret = svc.livekit_keys()
-    env = {**emulators.env(), "AGENT_NAME": AGENT, "TURN_DETECTOR": "stt",
-           "NUM_IDLE_PROCESSES": "1", "DATABASE_URL": "sqlite:////tmp/phone-agent-cost.db"}
-    stack = svc.Stack()
-    try:
-        stack.up(svc.redis())
-        stack.up(svc.livekit_server())
-        worker = stack.up(svc.worker("start", env=env))
-        assert worker.proc is not None
-        pid = worker.proc.pid
+    script = Script([reply("We are open from eight until six.", repeat=True)])
+    with local_stack(agent_name=AGENT, script=script, profile=LatencyProfile.reference(),
+                     phrases=[QUESTION], turn_detector="stt") as stack:
+        key, secret = stack.key, stack.secret
+        assert stack.worker.proc is not None
+        pid = stack.worker.proc.pid
         await asyncio.sleep(5)
         idle = [memory_mb(pid) for _ in range(3)]
         idle_pss = statistics.median(s["pss_mb"] for s in idle)
@@ -121,9 +114,6 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
         one = await measure(pid, key, secret, 1, args.window)
         await asyncio.sleep(8)  # let the jobs of the first round exit
         five = await measure(pid, key, secret, 5, args.window)
-    finally:
-        stack.down()
-        emulators.stop_thread()
     per_session_pss_1 = one["peak_pss_mb"] - idle_pss
     per_session_pss_5 = (five["peak_pss_mb"] - idle_pss) / 5
     result = {
@@ -143,6 +133,7 @@ async def main_async(args: argparse.Namespace) -> dict[str, object]:
 
 
 def main() -> None:
+    require_netns("bench.cost")
     parser = argparse.ArgumentParser(prog="python -m bench.cost")
     parser.add_argument("--window", type=float, default=20.0)
     parser.add_argument("--out", type=Path,

@@ -27,6 +27,7 @@ from tests.support.caller import Burst, TestCaller
 
 from .conftest import LiveStack
 from .test_conversation_audio import GREETING, HOURS, SERVICES, greeting_script, heard
+from .test_conversation_audio import start_call as start_greeted_call
 
 # A long answer (~20 s of speech) so there is time to talk over it twice.
 LONG_ANSWER = SERVICES + (
@@ -57,12 +58,7 @@ def speech_seconds(text: str) -> float:
 
 
 async def start_call(stack: LiveStack, script: Script) -> TestCaller:
-    stack.reset(script)
-    caller = stack.caller()
-    await caller.__aenter__()
-    await asyncio.wait_for(caller.agent_joined.wait(), 30)
-    greeting = await caller.wait_for_speech(after=0.0, within=30)
-    await caller.wait_until_quiet(greeting)
+    caller, _ = await start_greeted_call(stack, script)
     return caller
 
 
