@@ -185,15 +185,11 @@ def emulators(profile: str = "none", script: Path | None = None,
 
 
 def emulator_env() -> dict[str, str]:
-    base = f"http://127.0.0.1:{EMULATOR_PORT}"
-    return {
-        "DEEPGRAM_BASE_URL": f"{base}/v1/listen",
-        "DEEPSEEK_BASE_URL": f"{base}/v1",
-        "ELEVENLABS_BASE_URL": f"{base}/v1",
-        "DEEPGRAM_API_KEY": "emulated-deepgram-key",
-        "DEEPSEEK_API_KEY": "emulated-deepseek-key",
-        "ELEVEN_API_KEY": "emulated-eleven-key",
-    }
+    """The worker's provider settings for the emulators started by `emulators()`: the same
+    URLs and keys `python -m tests.emulators` prints (one definition, in ProviderEmulators)."""
+    from tests.emulators import ProviderEmulators
+
+    return ProviderEmulators(port=EMULATOR_PORT).env()
 
 
 def livekit_env() -> dict[str, str]:
