@@ -362,13 +362,7 @@ class Repository:
         """Cancel the customer's own active booking. Raises `NotFound` otherwise."""
 
         def work(tx: Tx) -> dict[str, Any]:
-            n = tx.execute(
-                "UPDATE bookings SET status = 'cancelled', cancelled_at = ?"
-                " WHERE id = ? AND customer_id = ? AND status = 'booked'",
-                (utc_now(), booking_id, customer_id),
-            )
-            if n != 1:
-                raise NotFound("booking")
+            _cancel_active(tx, customer_id, booking_id)
             row = tx.fetchone(_BOOKING_SELECT + " WHERE b.id = ?", (booking_id,))
             assert row is not None
             return row
@@ -380,13 +374,7 @@ class Repository:
         """Atomically cancel the customer's booking and book `new_slot_id`; returns the new one."""
 
         def work(tx: Tx) -> dict[str, Any]:
-            n = tx.execute(
-                "UPDATE bookings SET status = 'cancelled', cancelled_at = ?"
-                " WHERE id = ? AND customer_id = ? AND status = 'booked'",
-                (utc_now(), booking_id, customer_id),
-            )
-            if n != 1:
-                raise NotFound("booking")
+            _cancel_active(tx, customer_id, booking_id)
             new_id = self._insert_booking(tx, customer_id, new_slot_id, call_id, booking_id)
             row = tx.fetchone(_BOOKING_SELECT + " WHERE b.id = ?", (new_id,))
             assert row is not None
@@ -577,3 +565,14 @@ class Repository:
         """Forget a claim whose action failed, so a corrected retry can run."""
         await self.db.execute(
             "DELETE FROM idempotency_keys WHERE key = ? AND status = 'in_progress'", (key,))
+
+
+def _cancel_active(tx: Tx, customer_id: int, booking_id: int) -> None:
+    """Cancel the customer's own active booking inside `tx`; `NotFound` if there is none."""
+    n = tx.execute(
+        "UPDATE bookings SET status = 'cancelled', cancelled_at = ?"
+        " WHERE id = ? AND customer_id = ? AND status = 'booked'",
+        (utc_now(), booking_id, customer_id),
+    )
+    if n != 1:
+        raise NotFound("booking")
