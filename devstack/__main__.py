@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -63,7 +64,14 @@ def dev(args: argparse.Namespace) -> int:
         print("[dev] entering a private network namespace (scripts/in-netns)", flush=True)
         argv = [str(svc.ROOT / "scripts" / "in-netns"), sys.executable, "-m", "devstack",
                 *sys.argv[1:]]
-        return subprocess.call(argv)
+        child = subprocess.Popen(argv)
+        # Pass Ctrl-C / SIGTERM on to the stack inside the namespace, so it stops everything.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda s, _f: child.send_signal(s))
+        return child.wait()
+
+    # SIGTERM (e.g. from `timeout` or a service manager) stops the stack like Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda _s, _f: (_ for _ in ()).throw(KeyboardInterrupt()))
 
     from dotenv import load_dotenv
 
