@@ -95,16 +95,17 @@ async def entrypoint(ctx: JobContext) -> None:
     settings: Settings = ctx.proc.userdata.get("settings") or load_settings()
     ctx.log_context_fields = {"room": ctx.room.name}
     await ctx.connect()
-    if _metadata(ctx.job.metadata).get("phone_number"):
+    metadata = _metadata(ctx.job.metadata)
+    if metadata.get("phone_number"):
         # An outbound call (`python -m agent.outbound`): the agent dials, see agent/outbound.py.
         from .outbound import place_call
 
-        await place_call(ctx, settings, _metadata(ctx.job.metadata))
+        await place_call(ctx, settings, metadata)
         return
     participant = await ctx.wait_for_participant()
     caller = caller_from_participant(participant)
     state = CallState(room_name=ctx.room.name, caller=caller,
-                      dispatch_metadata=_metadata(ctx.job.metadata))
+                      dispatch_metadata=metadata)
     state.services = await _services(ctx.proc, settings)
     logger.info("call started", extra={"caller_kind": caller.kind,
                                        "direction": caller.direction})

@@ -96,8 +96,7 @@ async def provision_sip() -> None:
     from sip import provision
 
     os.environ.update({**svc.livekit_env(), "AGENT_NAME": AGENT, "PHONE_AGENT_NUMBER": NUMBER})
-    async with provision._client() as lk:
-        await provision.apply(lk)
+    await provision.apply_to_server()
 
 
 def summary(values: list[float]) -> dict[str, float]:

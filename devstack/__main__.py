@@ -33,14 +33,9 @@ def _provision() -> None:
     from sip import provision
 
     os.environ.update(svc.livekit_env())
-    changes = asyncio.run(_apply(provision))
+    changes = asyncio.run(provision.apply_to_server())
     for c in changes:
         print(f"[dev] sip {c.kind} {c.name}: {c.action} ({c.id})", flush=True)
-
-
-async def _apply(provision):  # type: ignore[no-untyped-def]
-    async with provision._client() as lk:
-        return await provision.apply(lk)
 
 
 def _want_netns(mode: str) -> bool:

@@ -166,6 +166,12 @@ def _client() -> api.LiveKitAPI:
                           key, secret)
 
 
+async def apply_to_server(directory: Path = HERE) -> list[Change]:
+    """Apply the files to the server named by LIVEKIT_URL (dev stack, tests, benchmarks)."""
+    async with _client() as lk:
+        return await apply(lk, directory)
+
+
 async def run(command: str, directory: Path = HERE) -> int:
     async with _client() as lk:
         if command == "list":

@@ -163,11 +163,7 @@ def sip_stack(live_stack: LiveStack, tmp_path_factory: pytest.TempPathFactory
     try:
         bridge.wait_ready()
 
-        async def apply() -> list:
-            async with provision._client() as lk:
-                return await provision.apply(lk)
-
-        changes = asyncio.run(apply())
+        changes = asyncio.run(provision.apply_to_server())
         yield SipStack(live_stack, bridge, changes, tmp_path_factory.mktemp("sip"))
     finally:
         bridge.stop()
