@@ -267,9 +267,14 @@ async def place_call(ctx: JobContext, settings: Any, metadata: dict[str, Any]) -
     category = "human"
     if detector is not None:
         try:
-            result = await detector.execute()
+            # LiveKit's AMD starts its own timeout only once it has seen the call go active;
+            # when that attribute change is missed it waits forever, leaving the callee in
+            # silence (seen under load). Bound it: no verdict in time = talk to a person.
+            result = await asyncio.wait_for(detector.execute(), AMD_TIMEOUT_S + 5)
             category = result.category.value
             detail = f"answered (amd: {category}, {result.reason})"
+        except TimeoutError:
+            detail = "answered (amd: no verdict in time, treated as a person)"
         except Exception as e:
             detail = f"answered (amd failed: {type(e).__name__})"
         finally:
