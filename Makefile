@@ -29,13 +29,16 @@ call:
 
 test: install
 	$(IN_NETNS) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
-	$(PYTHON) -m ruff check .
+	$(MAKE) --no-print-directory lint
 
 unit: install
 	$(PYTHON) -m pytest -q -p no:cacheprovider tests/unit tests/behaviour
 
+# ruff, the type checker (mypy, configured in pyproject.toml) and the import-graph check.
 lint:
 	$(PYTHON) -m ruff check .
+	$(PYTHON) -m mypy
+	$(PYTHON) -m devstack.import_graph
 
 bench: install
 	$(IN_NETNS) $(PYTHON) -m bench.latency $(BENCH_ARGS)
@@ -47,7 +50,7 @@ seed: install
 	$(PYTHON) -m agent.data.seed
 
 emulators: install
-	$(PYTHON) -m tests.emulators --port 8700 --profile reference
+	$(PYTHON) -m emulators --port 8700 --profile reference
 
 clean:
 	rm -rf .state .bin bench-results

@@ -5,14 +5,14 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import AsyncIterable, Sequence
-from typing import Any
 
 from livekit import rtc
 from livekit.agents import Agent, ModelSettings, llm, stt
+from livekit.agents.voice import SpeechHandle
 
 from . import prompts
 from .call_state import CallState
-from .telephony import TransferPlan, make_end_call_tool, make_transfer_tool
+from .telephony.end_call import make_end_call_tool
 from .tools import BUSINESS_TOOLS
 
 logger = logging.getLogger("phone-agent.assistant")
@@ -49,22 +49,24 @@ class PhoneAssistant(Agent):
         self,
         *,
         state: CallState | None = None,
-        transfer_plan: TransferPlan | None = None,
-        extra_tools: Sequence[Any] = (),
+        call_tools: Sequence[llm.FunctionTool | llm.RawFunctionTool] = (),
+        extra_instructions: str = "",
         chat_ctx: llm.ChatContext | None = None,
     ) -> None:
+        """`call_tools`: the telephony tools of this call (transfers), built by agent/call.py;
+        `extra_instructions`: appended to the prompt (an outbound call's purpose)."""
         self._state = state
         instructions = prompts.INSTRUCTIONS
         if state is not None:
             instructions += "\n" + prompts.caller_context(state.caller)
-        plan = transfer_plan or TransferPlan({})
+        if extra_instructions:
+            instructions += "\n" + extra_instructions
         super().__init__(
             instructions=instructions,
             tools=[
                 *BUSINESS_TOOLS,
-                make_transfer_tool(plan),
+                *call_tools,
                 make_end_call_tool(lambda: self._state),
-                *extra_tools,
             ],
             chat_ctx=chat_ctx,
         )
@@ -118,7 +120,7 @@ _TRANSCRIPT_EVENTS = (
 )
 
 
-def _spoke(handle: Any) -> bool:
+def _spoke(handle: SpeechHandle) -> bool:
     """True when the speech produced an assistant message (text reached the output)."""
-    items = getattr(handle, "chat_items", None) or []
-    return any(getattr(item, "role", None) == "assistant" for item in items)
+    return any(isinstance(item, llm.ChatMessage) and item.role == "assistant"
+               for item in handle.chat_items)

@@ -5,7 +5,23 @@ from __future__ import annotations
 import time
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
+
+from .data.services import ToolServices
+
+
+class EndedBy(StrEnum):
+    """Why a call ended: the closed set written to `calls.ended_by`."""
+
+    CALLER = "caller"  # the caller (or callee of an outbound call) hung up
+    AGENT = "agent"  # the agent ended the call (end_call) or the session closed on its own
+    TRANSFER = "transfer"  # handed to a human (REFER or warm transfer)
+    ERROR = "error"  # the session closed with an error
+    VOICEMAIL = "voicemail"  # outbound: a message was left on an answering machine
+    BUSY = "busy"  # outbound: the callee rejected the call
+    NO_ANSWER = "no_answer"  # outbound: nobody picked up in time
+    FAILED = "failed"  # outbound: the dial itself failed (bad number, no trunk, bridge down)
 
 
 @dataclass
@@ -25,6 +41,18 @@ class CallerInfo:
 
 
 @dataclass
+class PendingAction:
+    """A state-changing tool call read back to the caller and waiting for their yes."""
+
+    tool: str
+    fingerprint: str
+    readback: str
+    call_id: str  # the function call that produced the read-back
+    user_msg_id: str | None  # the latest caller message when the read-back was produced
+    created: float = field(default_factory=time.monotonic)
+
+
+@dataclass
 class CallState:
     """Typed userdata for `AgentSession[CallState]`; read as `ctx.userdata` in tools."""
 
@@ -35,23 +63,29 @@ class CallState:
     verified_customer_id: int | None = None
     # Keypad digits received since the agent last asked for a number.
     dtmf_buffer: str = ""
-    ended_by: str | None = None  # "caller" | "agent" | "transfer" | "error"
+    # Set through `end()` only; read by the call record when the session closes.
+    ended_by: EndedBy | None = None
     # Set while a REFER is under way: the caller's leg drops as soon as the transfer
     # connects, often before the transfer API call returns.
     transfer_in_progress: bool = False
-    dispatch_metadata: dict = field(default_factory=dict)
+    dispatch_metadata: dict[str, Any] = field(default_factory=dict)
 
     # --- business tools (agent/tools) ---
-    # `agent.tools.ToolServices` (repository + SMS sender); set by the entrypoint or a test.
-    services: Any = None
+    # Repository + SMS sender; set by the call lifecycle (agent/call.py) or a test.
+    services: ToolServices | None = None
     # Unique per call; scopes idempotency keys so a repeated tool call never runs twice.
     call_uid: str = field(default_factory=lambda: uuid.uuid4().hex)
     # State-changing actions read back to the caller and waiting for their explicit "yes",
-    # keyed by tool name (see agent/tools/guards.py, the confirmation gate).
-    pending_actions: dict[str, Any] = field(default_factory=dict)
+    # keyed by tool name (see agent/tools/confirmation.py).
+    pending_actions: dict[str, PendingAction] = field(default_factory=dict)
     verification_failures: int = 0  # failed date-of-birth / PIN checks in this call
+
+    def end(self, reason: EndedBy, *, override: bool = False) -> None:
+        """Record why the call ended. The first reason wins unless `override` (an outbound
+        dial outcome replaces the bridge's hang-up of a call that never connected)."""
+        if self.ended_by is None or override:
+            self.ended_by = EndedBy(reason)
 
     def caller_left(self) -> None:
         """The caller's leg is gone: by hanging up, or because a transfer took them away."""
-        if self.ended_by is None:
-            self.ended_by = "transfer" if self.transfer_in_progress else "caller"
+        self.end(EndedBy.TRANSFER if self.transfer_in_progress else EndedBy.CALLER)

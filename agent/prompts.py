@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .call_state import CallerInfo
+from .phones import last_digits
 
 COMPANY = "Northwind Home Services"
 
@@ -55,7 +56,7 @@ def caller_context(caller: CallerInfo) -> str:
     """A line for the instructions about who is calling (numbers are masked to last four)."""
     if not caller.is_phone:
         return "The caller is using the web app; no phone number is known."
-    number = caller.phone_number or "unknown"
-    masked = f"ending in {number[-4:]}" if len(number) >= 4 else "unknown"
+    tail = last_digits(caller.phone_number)
+    masked = f"ending in {tail}" if tail else "unknown"
     direction = "You called them" if caller.direction == "outbound" else "They called you"
     return f"{direction} by phone. Their number is {masked}."

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, TypedDict
 
 import aiohttp
-from livekit.agents import APIConnectOptions, inference, vad
+from livekit.agents import APIConnectOptions, TurnHandlingOptions, inference, vad
 from livekit.agents.voice.agent_session import SessionConnectOptions
+from livekit.agents.voice.turn import TurnDetectionMode
 from livekit.plugins import deepgram, elevenlabs, openai, silero
 
 from .config import Settings
@@ -59,7 +60,7 @@ AUDIO_INPUT_SAMPLE_RATE = 16000
 
 # ElevenLabs PCM at 24 kHz matches the room's audio output rate (no resampling on our side);
 # the SIP bridge transcodes to the call codec. The 1.8.9 plugin rejects `ulaw_8000`.
-TTS_ENCODING = "pcm_24000"
+TTS_ENCODING: Literal["pcm_24000"] = "pcm_24000"
 
 # The text turn-detector plugin's model revision we would use, and the file that must be cached.
 _SEMANTIC_MODEL_REPO = "livekit/turn-detector"
@@ -91,9 +92,21 @@ def semantic_model_available() -> str | None:
     return None
 
 
+TurnDetectorKind = Literal["semantic", "audio", "stt", "vad"]
+
+
+_KINDS: dict[str, TurnDetectorKind] = {"semantic": "semantic", "audio": "audio", "stt": "stt",
+                                       "vad": "vad"}
+
+
+class EndpointingDelays(TypedDict):
+    min_delay: float
+    max_delay: float
+
+
 @dataclass(frozen=True)
 class TurnDetectorChoice:
-    kind: str  # "semantic" | "audio" | "stt" | "vad"
+    kind: TurnDetectorKind
     reason: str
 
 
@@ -113,10 +126,10 @@ def choose_turn_detector(setting: str) -> TurnDetectorChoice:
             "`python -m livekit.agents download-files` on a connected machine, or use "
             "TURN_DETECTOR=auto"
         )
-    return TurnDetectorChoice(setting, f"TURN_DETECTOR={setting}")
+    return TurnDetectorChoice(_KINDS[setting], f"TURN_DETECTOR={setting}")
 
 
-def build_turn_detector(choice: TurnDetectorChoice) -> Any:
+def build_turn_detector(choice: TurnDetectorChoice) -> TurnDetectionMode:
     if choice.kind == "semantic":
         # Imported only here: importing the plugin registers an inference subprocess.
         from livekit.plugins.turn_detector.multilingual import MultilingualModel
@@ -125,7 +138,7 @@ def build_turn_detector(choice: TurnDetectorChoice) -> Any:
     if choice.kind == "audio":
         # Pinned version: without it, dev mode resolves to the cloud `v1` model.
         return inference.TurnDetector(version="v1-mini")
-    return choice.kind  # "stt" or "vad": the session's built-in modes
+    return "stt" if choice.kind == "stt" else "vad"  # the session's built-in modes
 
 
 # Deepgram `endpointing` when a turn detector (semantic/audio) or the VAD decides the turn:
@@ -145,7 +158,7 @@ def stt_endpointing_ms(settings: Settings) -> int:
     return DETECTOR_STT_ENDPOINTING_MS
 
 
-def endpointing_delays(settings: Settings, kind: str) -> dict[str, float]:
+def endpointing_delays(settings: Settings, kind: str) -> EndpointingDelays:
     """The session's endpointing min/max delays for the turn detector `kind`.
 
     In `stt` mode the session's min delay is 0: Deepgram already waited MIN_ENDPOINTING_DELAY
@@ -158,10 +171,10 @@ def endpointing_delays(settings: Settings, kind: str) -> dict[str, float]:
     caller-measured p50/p95 1481/1513 -> 1186/1217 ms, with the same 300 ms of silence.
     The max delay only matters with a turn detector (it never runs in `stt` mode)."""
     min_delay = 0.0 if kind == "stt" else settings.min_endpointing_delay
-    return {"min_delay": min_delay, "max_delay": settings.max_endpointing_delay}
+    return EndpointingDelays(min_delay=min_delay, max_delay=settings.max_endpointing_delay)
 
 
-def turn_handling(settings: Settings, choice: TurnDetectorChoice) -> dict[str, Any]:
+def turn_handling(settings: Settings, choice: TurnDetectorChoice) -> TurnHandlingOptions:
     """Turn-taking for phone callers; every value is set on purpose.
 
     - endpointing fixed at MIN/MAX_ENDPOINTING_DELAY (0.3 s / 2.0 s): 0.3 s after the caller
@@ -178,9 +191,11 @@ def turn_handling(settings: Settings, choice: TurnDetectorChoice) -> dict[str, A
     - preemptive_generation: the LLM starts on the final transcript while endpointing is
       still deciding, hiding most of its first-token latency; discarded if the caller goes on.
     """
+    delays = endpointing_delays(settings, choice.kind)
     return {
         "turn_detection": build_turn_detector(choice),
-        "endpointing": {"mode": "fixed", **endpointing_delays(settings, choice.kind)},
+        "endpointing": {"mode": "fixed", "min_delay": delays["min_delay"],
+                        "max_delay": delays["max_delay"]},
         "interruption": {
             "enabled": True,
             "mode": "vad",
@@ -238,7 +253,7 @@ def build_tts(settings: Settings, *, http_session: aiohttp.ClientSession | None 
         model=settings.elevenlabs_model,
         encoding=TTS_ENCODING,
         api_key=settings.eleven_api_key,
-        # The agent's own normalizer (agent/speech_text.py) already spells numbers out.
+        # The agent's own normalizer (agent/speech_text/) already spells numbers out.
         apply_text_normalization="off",
         http_session=http_session,
         **kwargs,

@@ -16,9 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from devstack import services as svc
-from tests.emulators import LatencyProfile, ProviderEmulators
-from tests.emulators.llm_script import Script
-from tests.support.caller import TestCaller, caller_token
+from devstack.caller import TestCaller, caller_token
+from emulators import LatencyProfile, ProviderEmulators
+from emulators.llm_script import Script
 
 
 @dataclass

@@ -18,15 +18,16 @@ import os
 import statistics
 import time
 from pathlib import Path
+from typing import Any
 
-import psutil
+import psutil  # type: ignore[import-untyped]  # types-psutil is not a dependency
 
 from bench._stack import local_stack, require_netns
 from devstack import services as svc
-from tests.emulators import LatencyProfile
-from tests.emulators.llm_script import Script, reply
-from tests.emulators.speech import synthesize
-from tests.support.caller import TestCaller, caller_token
+from devstack.caller import TestCaller, caller_token
+from emulators import LatencyProfile
+from emulators.llm_script import Script, reply
+from emulators.speech import synthesize
 
 AGENT = "phone-agent-cost"
 QUESTION = "what are your opening hours"
@@ -98,7 +99,7 @@ async def measure(pid: int, key: str, secret: str, n: int, window: float) -> dic
         100 * cpu / window, 1), **{f"peak_{k}": v for k, v in peak.items()}}
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, object]:
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     script = Script([reply("We are open from eight until six.", repeat=True)])
     with local_stack(agent_name=AGENT, script=script, profile=LatencyProfile.reference(),
                      phrases=[QUESTION], turn_detector="stt") as stack:

@@ -8,7 +8,7 @@ greeting, a question, a request that makes the agent call the real `list_availab
 business tool against the database, and a goodbye. Prints who said what (seconds from the start
 of the call), the tool call with its real result, and each turn's response latency.
 
-Deepgram, DeepSeek and ElevenLabs are EMULATED (tests/emulators): speech is espeak-ng, the
+Deepgram, DeepSeek and ElevenLabs are EMULATED (emulators/): speech is espeak-ng, the
 "model" follows a fixed script. Everything else is the product: the worker, its plugins, turn
 handling, tools and database. Lives in `bench/` with the latency benchmark because both drive
 the same in-process emulator stack (bench/_stack.py) and a scripted test caller; `devstack/`
@@ -28,8 +28,8 @@ from typing import Any
 
 from bench._stack import local_stack, require_netns
 from bench.latency import trimmed_speech
-from tests.emulators import LatencyProfile
-from tests.emulators.llm_script import Script, reply, tool_call
+from emulators import LatencyProfile
+from emulators.llm_script import Script, reply, tool_call
 
 AGENT = "phone-agent-demo"
 GREETING = "Hello, this is the Northwind Home Services AI assistant. How can I help you today?"
@@ -53,7 +53,7 @@ HEADER = """\
 ================================================================================
  SIMULATED CALL - the providers are EMULATED, not the real services:
    Deepgram (STT), DeepSeek (LLM) and ElevenLabs (TTS) are local emulators
-   (tests/emulators) with the reference latency profile; voices are espeak-ng and
+   (emulators/) with the reference latency profile; voices are espeak-ng and
    the "model" follows a fixed script. Real: the agent worker, the official
    LiveKit plugins, WebRTC audio through a local livekit-server, turn handling,
    and the business tools on a freshly seeded SQLite database.

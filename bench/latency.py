@@ -26,16 +26,16 @@ import statistics
 import time
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
 from bench._stack import local_stack, require_netns
-from tests.emulators import LatencyProfile
-from tests.emulators.deepgram import HANGOVER_S
-from tests.emulators.deepseek import _pieces
-from tests.emulators.llm_script import Script, reply
-from tests.emulators.speech import synthesize
+from emulators import LatencyProfile
+from emulators.deepgram import HANGOVER_S
+from emulators.deepseek import token_pieces
+from emulators.llm_script import Script, reply
+from emulators.speech import synthesize
 
 AGENT = "phone-agent-bench"
 QUESTIONS = ["what are your opening hours", "where is my order"]
@@ -58,7 +58,7 @@ def trimmed_speech(text: str) -> bytes:
 
 def worker_turn_metrics(log: Path) -> list[dict[str, float]]:
     """The worker's own per-turn metrics (`turn latency` records of observability/calls.py)."""
-    rows = []
+    rows: list[dict[str, float]] = []
     try:
         lines = log.read_text(errors="replace").splitlines()
     except FileNotFoundError:
@@ -88,6 +88,8 @@ def percentile(values: list[float], q: float) -> float:
 
 def product_settings(turn_detector: str) -> dict[str, Any]:
     """The worker's actual turn-handling values (same code path as the worker)."""
+    from livekit.plugins import silero
+
     from agent import providers
     from agent.config import load_settings
     from devstack import services as svc
@@ -98,7 +100,7 @@ def product_settings(turn_detector: str) -> dict[str, Any]:
     settings = load_settings(env)
     choice = providers.choose_turn_detector(settings.turn_detector)
     stt = providers.build_stt(settings)
-    vad = providers.load_vad()
+    vad = cast(silero.VAD, providers.load_vad())  # Silero: its options are read below
     handling = providers.turn_handling(
         settings, providers.TurnDetectorChoice("stt", "bench: options only")
         if choice.kind in ("semantic", "audio") else choice)
@@ -146,7 +148,7 @@ def floor_ms(cfg: dict[str, Any], profile: LatencyProfile, answer: str) -> dict[
     # starts at the commit (audio_recognition.py: _vad_base_turn_detection/_user_turn_committed)
     preemptive = cfg["preemptive_generation"] and cfg["turn_detector"] != "stt"
     llm_start = stt_final if preemptive else turn_end
-    pieces = len(_pieces(answer))
+    pieces = len(token_pieces(answer))
     per_token = 1000.0 / profile.llm_tokens_per_s if profile.llm_tokens_per_s else 0.0
     text_ready = llm_start + profile.llm_first_token_ms + pieces * per_token
     tts_start = text_ready if cfg["preemptive_tts"] else max(turn_end, text_ready)
@@ -306,7 +308,7 @@ def main() -> None:
     profile = LatencyProfile.named(args.profile)
     cfg = product_settings(args.turn_detector)
     floor = floor_ms(cfg, profile, ANSWER)
-    print("[latency] providers are EMULATED (tests/emulators, profile "
+    print("[latency] providers are EMULATED (emulators/, profile "
           f"{args.profile}: {asdict(profile)})", flush=True)
     print(f"[latency] worker turn handling: {cfg}", flush=True)
 

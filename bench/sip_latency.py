@@ -27,10 +27,10 @@ import numpy as np
 from bench._stack import local_stack, require_netns
 from bench.latency import ANSWER, GREETING, QUESTIONS, percentile, run_turns, trimmed_speech
 from devstack import services as svc
-from tests.emulators import LatencyProfile
-from tests.emulators.llm_script import Script, reply
-from tests.emulators.speech import resample
-from tests.support.baresip import Baresip, write_wav8k
+from devstack.baresip import Baresip, write_wav8k
+from emulators import LatencyProfile
+from emulators.llm_script import Script, reply
+from emulators.speech import resample
 
 AGENT = "phone-agent-sipbench"
 NUMBER = "+15550100100"

@@ -78,7 +78,7 @@ def dev(args: argparse.Namespace) -> int:
             stack.up(svc.livekit_server())
             if emulated:
                 print("[dev] no provider keys in .env: Deepgram, DeepSeek and ElevenLabs are "
-                      "EMULATED locally (tests/emulators), following devstack/dialogue.json",
+                      "EMULATED locally (emulators/), following devstack/dialogue.json",
                       flush=True)
                 stack.up(svc.emulators(profile=args.profile, script=DIALOGUE,
                                        phrases=PHRASES))

@@ -58,8 +58,9 @@ async def _print_transcript(database_url: str, since: float, seen: set[int]) -> 
 
 
 async def watch(ua_dir: Path, phrases: list[str], database_url: str, talk: bool) -> int:
-    from tests.emulators.speech import resample, synthesize
-    from tests.support.baresip import Baresip, write_wav8k
+    from emulators.speech import resample, synthesize
+
+    from .baresip import Baresip, write_wav8k
 
     async with Baresip(ua_dir, sip_port=5070, ctrl_port=4470, user="+15550001111",
                        sound_card=talk) as ua:

@@ -175,7 +175,7 @@ def livekit_sip() -> Service:
 
 def emulators(profile: str = "none", script: Path | None = None,
               phrases: Path | None = None) -> Service:
-    argv = [sys.executable, "-m", "tests.emulators", "--port", str(EMULATOR_PORT),
+    argv = [sys.executable, "-m", "emulators", "--port", str(EMULATOR_PORT),
             "--profile", profile]
     if script:
         argv += ["--script", str(script)]
@@ -186,8 +186,8 @@ def emulators(profile: str = "none", script: Path | None = None,
 
 def emulator_env() -> dict[str, str]:
     """The worker's provider settings for the emulators started by `emulators()`: the same
-    URLs and keys `python -m tests.emulators` prints (one definition, in ProviderEmulators)."""
-    from tests.emulators import ProviderEmulators
+    URLs and keys `python -m emulators` prints (one definition, in ProviderEmulators)."""
+    from emulators import ProviderEmulators
 
     return ProviderEmulators(port=EMULATOR_PORT).env()
 

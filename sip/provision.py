@@ -24,6 +24,8 @@ from typing import Any
 from google.protobuf import json_format
 from livekit import api
 
+from agent.livekit_api import livekit_api_from_env
+
 HERE = Path(__file__).resolve().parent
 FILES = {"inbound": "inbound-trunk.json", "outbound": "outbound-trunk.json",
          "rule": "dispatch-rule.json"}
@@ -99,6 +101,7 @@ async def apply(lk: api.LiveKitAPI, directory: Path = HERE) -> list[Change]:
     for kind in ("inbound", "outbound", "rule"):
         desired = load(kind, trunk_ids, directory)
         current = existing[kind].get(desired.name)
+        made: Any  # the trunk or rule info message of this kind, as the server returned it
         if current is None:
             if kind == "inbound":
                 made = await lk.sip.create_inbound_trunk(
@@ -156,14 +159,10 @@ async def listing(lk: api.LiveKitAPI) -> list[str]:
 
 
 def _client() -> api.LiveKitAPI:
-    url = os.environ.get("LIVEKIT_URL", "ws://127.0.0.1:7880")
-    key, secret = os.environ.get("LIVEKIT_API_KEY"), os.environ.get("LIVEKIT_API_SECRET")
-    if not key or not secret:
-        from devstack.services import livekit_keys
-
-        key, secret = livekit_keys()
-    return api.LiveKitAPI(url.replace("ws://", "http://").replace("wss://", "https://"),
-                          key, secret)
+    """The server named by LIVEKIT_URL / LIVEKIT_API_KEY / LIVEKIT_API_SECRET; whoever runs
+    provisioning (the dev stack, the tests, the SIP benchmark, an operator's `.env`) puts them
+    in the environment (`ValueError` when a key is missing)."""
+    return livekit_api_from_env()
 
 
 async def apply_to_server(directory: Path = HERE) -> list[Change]:
@@ -173,7 +172,12 @@ async def apply_to_server(directory: Path = HERE) -> list[Change]:
 
 
 async def run(command: str, directory: Path = HERE) -> int:
-    async with _client() as lk:
+    try:
+        client = _client()
+    except ValueError as e:  # the LiveKit credentials are not set
+        print(f"provision: {e} (in the environment or .env)", file=sys.stderr)
+        return 1
+    async with client as lk:
         if command == "list":
             for line in await listing(lk):
                 print(line)

@@ -14,17 +14,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any
 from urllib.parse import unquote, urlparse
 
-logger = logging.getLogger("phone-agent.data")
+from .schema import migrate as apply_migrations
+from .sql import Cursor, Dialect, Params, Row, T, Tx
 
-T = TypeVar("T")
-Dialect = Literal["sqlite", "postgres"]
-Params = Sequence[Any]
+logger = logging.getLogger("phone-agent.data")
 
 
 class DatabaseError(Exception):
@@ -72,53 +71,6 @@ def dialect_of(url: str) -> Dialect:
     raise ValueError("DATABASE_URL must start with sqlite:/// or postgresql://")
 
 
-class Tx:
-    """Synchronous cursor-like handle, valid only inside `Database.transaction` / `run`."""
-
-    def __init__(self, db: Database) -> None:
-        self._db = db
-
-    @property
-    def dialect(self) -> Dialect:
-        return self._db.dialect
-
-    def execute(self, sql: str, params: Params = ()) -> int:
-        """Run one statement; returns the affected row count."""
-        cur = self._db._raw_execute(sql, params)
-        try:
-            return cur.rowcount
-        finally:
-            cur.close()
-
-    def fetchone(self, sql: str, params: Params = ()) -> dict[str, Any] | None:
-        cur = self._db._raw_execute(sql, params)
-        try:
-            row = cur.fetchone()
-            return None if row is None else _as_dict(cur, row)
-        finally:
-            cur.close()
-
-    def fetchall(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
-        cur = self._db._raw_execute(sql, params)
-        try:
-            return [_as_dict(cur, row) for row in cur.fetchall()]
-        finally:
-            cur.close()
-
-    def executescript(self, statements: Sequence[str]) -> None:
-        for stmt in statements:
-            self.execute(stmt)
-
-
-def _as_dict(cur: Any, row: Any) -> dict[str, Any]:
-    if isinstance(row, dict):
-        return dict(row)
-    if isinstance(row, sqlite3.Row):
-        return {k: row[k] for k in row.keys()}
-    names = [d[0] for d in cur.description]
-    return dict(zip(names, row, strict=True))
-
-
 class Database:
     """An open database: `await Database.open(url)`, then `fetchone/fetchall/execute/transaction`.
 
@@ -128,6 +80,8 @@ class Database:
     def __init__(self, url: str, dialect: Dialect, conn: Any, executor: ThreadPoolExecutor) -> None:
         self.url = url
         self.dialect: Dialect = dialect
+        # sqlite3.Connection or psycopg.Connection: psycopg is an optional install, so the
+        # driver object stays untyped here; nothing outside this class touches it.
         self._conn = conn
         self._executor = executor
         self._closed = False
@@ -147,8 +101,6 @@ class Database:
             raise
         db = cls(url, dialect, conn, executor)
         if migrate:
-            from .schema import migrate as apply_migrations
-
             await apply_migrations(db)
         return db
 
@@ -156,7 +108,7 @@ class Database:
 
     async def run(self, fn: Callable[[Tx], T]) -> T:
         """Run `fn(tx)` on the worker thread without an explicit transaction (autocommit)."""
-        return await self._submit(lambda: fn(Tx(self)))
+        return await self._submit(lambda: fn(self._tx()))
 
     async def transaction(self, fn: Callable[[Tx], T]) -> T:
         """Run `fn(tx)` on the worker thread inside one transaction (rolled back on error)."""
@@ -165,10 +117,10 @@ class Database:
     async def execute(self, sql: str, params: Params = ()) -> int:
         return await self.run(lambda tx: tx.execute(sql, params))
 
-    async def fetchone(self, sql: str, params: Params = ()) -> dict[str, Any] | None:
+    async def fetchone(self, sql: str, params: Params = ()) -> Row | None:
         return await self.run(lambda tx: tx.fetchone(sql, params))
 
-    async def fetchall(self, sql: str, params: Params = ()) -> list[dict[str, Any]]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Row]:
         return await self.run(lambda tx: tx.fetchall(sql, params))
 
     async def close(self) -> None:
@@ -195,8 +147,11 @@ class Database:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, fn)
 
+    def _tx(self) -> Tx:
+        return Tx(self.dialect, self._raw_execute)
+
     def _in_transaction(self, fn: Callable[[Tx], T]) -> T:
-        tx = Tx(self)
+        tx = self._tx()
         if self.dialect == "sqlite":
             # IMMEDIATE takes the write lock up front, so two writers never deadlock upgrading.
             self._conn.execute("BEGIN IMMEDIATE")
@@ -214,7 +169,7 @@ class Database:
         except Exception as exc:
             raise _map_error(exc) from exc
 
-    def _raw_execute(self, sql: str, params: Params) -> Any:
+    def _raw_execute(self, sql: str, params: Params) -> Cursor:
         try:
             if self.dialect == "sqlite":
                 return self._conn.execute(sql, tuple(params))

@@ -23,9 +23,9 @@ import sys
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from .db import Tx
 from .repository import Repository, SlotUnavailable
 from .schema import BUSINESS_TABLES
+from .sql import Tx
 
 DEFAULT_URL = "sqlite:///.state/phone-agent.db"
 LOCATION = "Market Street service centre"
@@ -135,7 +135,6 @@ async def counts(repo: Repository) -> dict[str, int]:
 
 async def reset(repo: Repository) -> None:
     """Delete all business data (children first); the schema stays."""
-
 
     def work(tx: Tx) -> None:
         for table in BUSINESS_TABLES:

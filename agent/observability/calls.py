@@ -9,11 +9,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Coroutine
 from typing import Any
 
-from livekit.agents import AgentSession, llm
+from livekit.agents import AgentSession, CloseEvent, ErrorEvent, llm
+from livekit.agents.voice.events import ConversationItemAddedEvent
 
-from ..call_state import CallState
+from ..call_state import CallState, EndedBy
+from ..data.repository import Repository
+from ..phones import mask_phone
 from .redaction import redact
 
 logger = logging.getLogger("phone-agent.calls")
@@ -21,14 +25,8 @@ logger = logging.getLogger("phone-agent.calls")
 APOLOGY = "Sorry, I'm having a little trouble on my end. Could you say that again?"
 
 
-def mask_number(number: str | None) -> str | None:
-    return f"…{number[-4:]}" if number and len(number) >= 4 else None
-
-
 def _turn_metrics(item: llm.ChatMessage) -> dict[str, float]:
-    metrics = getattr(item, "metrics", None) or {}
-    if not isinstance(metrics, dict):
-        metrics = getattr(metrics, "__dict__", {})
+    metrics: dict[str, Any] = dict(item.metrics or {})
     keep = (
         "e2e_latency",
         "end_of_turn_delay",
@@ -46,7 +44,8 @@ def _turn_metrics(item: llm.ChatMessage) -> dict[str, float]:
 class CallRecorder:
     """Writes the call record through the repository while the session runs."""
 
-    def __init__(self, state: CallState, session: AgentSession[Any], repo: Any) -> None:
+    def __init__(self, state: CallState, session: AgentSession[CallState],
+                 repo: Repository) -> None:
         self._state = state
         self._session = session
         self._repo = repo
@@ -54,7 +53,7 @@ class CallRecorder:
         self._started = time.monotonic()
         self._apologies = 0
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -68,7 +67,7 @@ class CallRecorder:
                 room=self._state.room_name,
                 channel=caller.kind,
                 direction=caller.direction,
-                caller_masked=mask_number(caller.phone_number),
+                caller_masked=mask_phone(caller.phone_number),
                 sip_call_id=caller.call_id,
             )
         )
@@ -76,7 +75,7 @@ class CallRecorder:
         self._session.on("error", self._on_error)
         self._session.on("close", self._on_close)
 
-    def _on_item(self, ev: Any) -> None:
+    def _on_item(self, ev: ConversationItemAddedEvent) -> None:
         item = ev.item
         if not isinstance(item, llm.ChatMessage) or not item.text_content:
             return
@@ -89,11 +88,11 @@ class CallRecorder:
                 role=item.role,
                 text=redact(item.text_content),
                 metrics=metrics,
-                interrupted=bool(getattr(item, "interrupted", False)),
+                interrupted=item.interrupted,
             )
         )
 
-    def _on_error(self, ev: Any) -> None:
+    def _on_error(self, ev: ErrorEvent) -> None:
         err = ev.error
         source = type(ev.source).__name__ if ev.source is not None else "unknown"
         recoverable = bool(getattr(err, "recoverable", False))
@@ -124,14 +123,13 @@ class CallRecorder:
             except RuntimeError:
                 pass  # the session is closing; nothing to say to
 
-    def _on_close(self, ev: Any) -> None:
-        reason = getattr(ev, "reason", None)
-        reason_name = getattr(reason, "value", str(reason))
+    def _on_close(self, ev: CloseEvent) -> None:
+        reason_name = str(ev.reason.value)
         if self._state.ended_by is None:
-            if "disconnect" in str(reason_name).lower():
+            if "disconnect" in reason_name.lower():
                 self._state.caller_left()
             else:
-                self._state.ended_by = "error" if ev.error is not None else "agent"
+                self._state.end(EndedBy.ERROR if ev.error is not None else EndedBy.AGENT)
         duration = round(time.monotonic() - self._started, 2)
         logger.info(
             "call ended",
@@ -145,7 +143,7 @@ class CallRecorder:
             self._repo.finish_call(
                 call_uid=self._state.call_uid,
                 ended_by=self._state.ended_by,
-                reason=str(reason_name),
+                reason=reason_name,
                 duration_s=duration,
             )
         )
@@ -164,8 +162,3 @@ class CallRecorder:
 def _log_failure(task: asyncio.Task[None]) -> None:
     if not task.cancelled() and task.exception() is not None:
         logger.error("call record write failed: %s", task.exception())
-
-
-def log_transfer(record: CallRecorder, outcome: Any) -> None:
-    kind = "transfer" if outcome.ok else "transfer_failed"
-    record.event(kind, f"{outcome.destination or '-'}: {outcome.detail}")

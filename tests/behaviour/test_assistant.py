@@ -14,8 +14,8 @@ from agent.assistant import PhoneAssistant
 from agent.call_state import CallerInfo, CallState
 from agent.providers import DEEPSEEK_EXTRA_BODY
 from agent.speech_text import speech_text_transform
-from tests.emulators import ProviderEmulators
-from tests.emulators.llm_script import Script, error, reply
+from emulators import ProviderEmulators
+from emulators.llm_script import Script, error, reply
 
 GREETING = "Hi, you're speaking with Northwind's AI assistant. How can I help?"
 

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from devstack import services as svc
-from tests.emulators import LatencyProfile, ProviderEmulators
-from tests.emulators.llm_script import Script
-from tests.support.caller import TestCaller, caller_token
+from devstack.caller import TestCaller, caller_token
+from emulators import LatencyProfile, ProviderEmulators
+from emulators.llm_script import Script
 
 AGENT_NAME = "phone-agent-test"
 # Phrases the callers in these tests say; the STT emulator recognizes among them.
@@ -141,7 +141,7 @@ class SipStack:
 
     def user_agent(self, user: str = "+15550001111", port: int | None = None,
                    **kw):  # type: ignore[no-untyped-def]
-        from tests.support.baresip import Baresip
+        from devstack.baresip import Baresip
 
         if port is None:
             port = self._next_port

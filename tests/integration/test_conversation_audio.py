@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import time
 
-from tests.emulators.llm_script import Script, reply, tool_call
-from tests.emulators.recognizer import get_recognizer
-from tests.emulators.speech import synthesize
-from tests.support.caller import Burst, TestCaller, downsample_48k_to_16k
+from devstack.caller import Burst, TestCaller, downsample_48k_to_16k
+from emulators.llm_script import Script, reply, tool_call
+from emulators.recognizer import get_recognizer
+from emulators.speech import synthesize
 
 from .conftest import LiveStack
 

@@ -8,7 +8,7 @@ import uuid
 from livekit import api, rtc
 
 from devstack import services as svc
-from tests.support.caller import TestCaller
+from devstack.caller import TestCaller
 
 from .conftest import LiveStack
 

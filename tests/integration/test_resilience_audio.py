@@ -19,11 +19,11 @@ from livekit.plugins import openai
 
 from agent.observability.calls import APOLOGY
 from agent.providers import DEEPSEEK_EXTRA_BODY, LLM_CONN_OPTIONS
-from tests.emulators import ProviderEmulators
-from tests.emulators.deepseek import THINKING_400
-from tests.emulators.llm_script import Script, reply, tool_call
-from tests.emulators.speech import synthesize
-from tests.support.caller import Burst, TestCaller
+from devstack.caller import Burst, TestCaller
+from emulators import ProviderEmulators
+from emulators.deepseek import THINKING_400
+from emulators.llm_script import Script, reply, tool_call
+from emulators.speech import synthesize
 
 from .conftest import LiveStack
 from .test_conversation_audio import GREETING, HOURS, SERVICES, greeting_script, heard

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+from devstack.baresip import write_wav8k
+from emulators.llm_script import Script, reply
+from emulators.recognizer import get_recognizer
+from emulators.speech import resample, synthesize
 from sip import provision
-from tests.emulators.llm_script import Script, reply
-from tests.emulators.recognizer import get_recognizer
-from tests.emulators.speech import resample, synthesize
-from tests.support.baresip import write_wav8k
 
 from .conftest import OUR_NUMBER, SipStack
 
@@ -136,7 +136,7 @@ async def test_rejected_refer_is_handled_and_the_call_goes_on(sip: SipStack) -> 
 
 async def test_end_call_tool_hangs_up_the_phone_leg(sip: SipStack) -> None:
     bye = "Thank you for calling. Goodbye!"
-    from tests.emulators.llm_script import tool_call
+    from emulators.llm_script import tool_call
 
     script = Script([reply(GREETING, when="greet the caller"),
                      tool_call("end_call", {}, when="thank you goodbye"),

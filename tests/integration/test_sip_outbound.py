@@ -1,4 +1,4 @@
-"""Outbound calls over real SIP: `python -m agent.outbound` → dispatch → the worker dials
+"""Outbound calls over real SIP: `python -m agent.telephony.outbound` → dispatch → the worker dials
 through the outbound trunk (127.0.0.1:5090) → a baresip / sipp user agent there."""
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from agent.outbound import voicemail_message
-from tests.emulators.llm_script import Script, reply, tool_call
-from tests.emulators.speech import resample, synthesize
-from tests.support.baresip import write_wav8k
+from agent.telephony.outbound import voicemail_message
+from devstack.baresip import write_wav8k
+from emulators.llm_script import Script, reply, tool_call
+from emulators.speech import resample, synthesize
 
 from .conftest import AGENT_NAME, PHRASES, ROOT, SipStack
 from .test_sip_calls import heard_in
@@ -49,7 +49,7 @@ BUSY_SCENARIO = """<?xml version="1.0" encoding="ISO-8859-1" ?>
 async def outbound_command(sip: SipStack, *args: str) -> asyncio.subprocess.Process:
     env = {**os.environ, "DATABASE_URL": sip.live.database_url, "AGENT_NAME": AGENT_NAME}
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "agent.outbound", "--to", CALLEE, "--purpose", PURPOSE,
+        sys.executable, "-m", "agent.telephony.outbound", "--to", CALLEE, "--purpose", PURPOSE,
         "--wait", "--timeout", "90", *args,
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 

@@ -8,9 +8,9 @@ import asyncio
 
 from livekit import api
 
-from agent.warm_transfer import HOLD_SENTENCE
+from agent.telephony.warm_transfer import HOLD_SENTENCE
+from emulators.llm_script import Script, reply, tool_call
 from sip import provision
-from tests.emulators.llm_script import Script, reply, tool_call
 
 from .conftest import HUMAN_NUMBER, OUR_NUMBER, PHRASES, SipStack
 from .test_sip_calls import GREETING, heard_in

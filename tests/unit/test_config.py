@@ -88,11 +88,11 @@ def test_secrets_never_appear_in_messages_or_repr() -> None:
 def test_env_example_documents_every_variable() -> None:
     text = (ROOT / ".env.example").read_text()
     for var in VARIABLES:
-        assert var.name in text, f"{var.name} missing from .env.example"
+        assert var.env in text, f"{var.env} missing from .env.example"
 
 
 def test_start_fails_fast_naming_each_bad_setting(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in {v.name for v in VARIABLES}}
+    env = {k: v for k, v in os.environ.items() if k not in {v.env for v in VARIABLES}}
     env.update({"DEEPGRAM_API_KEY": "your-key", "LIVEKIT_URL": "http://nope"})
     proc = subprocess.run([sys.executable, str(ROOT / "agent.py"), "start"], cwd=tmp_path,
                           env=env, capture_output=True, text=True, timeout=120)
@@ -104,8 +104,30 @@ def test_start_fails_fast_naming_each_bad_setting(tmp_path: Path) -> None:
 
 
 def test_python_dash_m_agent_is_the_same_entry_point(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in {v.name for v in VARIABLES}}
+    env = {k: v for k, v in os.environ.items() if k not in {v.env for v in VARIABLES}}
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.run([sys.executable, "-m", "agent", "start"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "LIVEKIT_URL is missing" in proc.stderr
+
+
+def test_readme_configuration_table_is_generated_from_the_declarations() -> None:
+    from agent.config import markdown_table
+
+    readme = (ROOT / "README.md").read_text()
+    assert markdown_table() in readme, "README table is stale: python -m agent.config --markdown"
+
+
+def test_each_setting_is_declared_once_and_typed() -> None:
+    from dataclasses import fields
+
+    from agent.config import Settings
+
+    names = [v.env for v in VARIABLES]
+    assert len(names) == len(set(names)) == len(fields(Settings))
+    s = load_settings({**GOOD, "TRANSFER_DESTINATIONS": "support=sip:a@pbx",
+                       "TRANSFER_FALLBACK": "tel:+15550100200",
+                       "WARM_TRANSFER_DESTINATIONS": "sales=+15550108888"})
+    assert s.transfer_plan.candidates("support") == ["sip:a@pbx", "tel:+15550100200"]
+    assert s.warm_transfer_plan.number_for("sales") == "+15550108888"
+    assert isinstance(s.outbound_amd, bool) and isinstance(s.max_concurrent_calls, int)

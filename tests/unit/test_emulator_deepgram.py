@@ -11,9 +11,9 @@ from livekit import rtc
 from livekit.agents import APIConnectOptions, APIStatusError, stt
 from livekit.plugins import deepgram
 
-from tests.emulators import LatencyProfile, ProviderEmulators
-from tests.emulators.recognizer import get_recognizer
-from tests.emulators.speech import mulaw_roundtrip, silence, synthesize
+from emulators import LatencyProfile, ProviderEmulators
+from emulators.recognizer import get_recognizer
+from emulators.speech import mulaw_roundtrip, silence, synthesize
 
 PHRASES = ["what are your opening hours", "I would like to book a table", "yes please",
            "mm hmm"]

@@ -8,8 +8,8 @@ from livekit.agents import APIConnectOptions, APIStatusError, llm
 from livekit.agents.llm import ChatContext, FunctionCall, FunctionCallOutput, function_tool
 from livekit.plugins import openai
 
-from tests.emulators import LatencyProfile, ProviderEmulators
-from tests.emulators.llm_script import Script, ToolCall, Turn, error, reply, tool_call
+from emulators import LatencyProfile, ProviderEmulators
+from emulators.llm_script import Script, ToolCall, Turn, error, reply, tool_call
 
 DISABLED = {"thinking": {"type": "disabled"}}
 FAST = APIConnectOptions(max_retry=3, retry_interval=0.05, timeout=5.0)

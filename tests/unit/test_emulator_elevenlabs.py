@@ -9,8 +9,8 @@ import pytest
 from livekit.agents import APIConnectOptions, APIError, APIStatusError
 from livekit.plugins import elevenlabs
 
-from tests.emulators import LatencyProfile, ProviderEmulators
-from tests.emulators.recognizer import get_recognizer
+from emulators import LatencyProfile, ProviderEmulators
+from emulators.recognizer import get_recognizer
 
 SENTENCES = ["We are open from nine to five.", "Would you like to book a table?"]
 FAST = APIConnectOptions(max_retry=0, retry_interval=0.05, timeout=5.0)

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 
 from agent.config import load_settings
-from agent.outbound import (
+from agent.telephony.briefing import fallback_summary, redact_digits
+from agent.telephony.destinations import WarmTransferPlan
+from agent.telephony.dialer import classify_dial_error
+from agent.telephony.outbound import (
     OutboundRequest,
-    classify_dial_error,
     clean_purpose,
     outcome_of_amd,
     valid_number,
 )
-from agent.warm_transfer import WarmTransferPlan, fallback_summary, redact_digits
 
 
 def test_dial_errors_map_to_outcomes() -> None:

@@ -9,8 +9,8 @@ from livekit.plugins import deepgram, elevenlabs, openai
 
 from agent import providers
 from agent.config import load_settings
-from tests.emulators import ProviderEmulators
-from tests.emulators.llm_script import Script, reply, tool_call
+from emulators import ProviderEmulators
+from emulators.llm_script import Script, reply, tool_call
 
 from .test_config import GOOD
 

@@ -5,16 +5,14 @@ from __future__ import annotations
 import asyncio
 from types import SimpleNamespace
 
+import pytest
 from livekit import api, rtc
 
 from agent.call_state import CallerInfo, CallState
-from agent.telephony import (
-    KeypadInput,
-    TransferPlan,
-    caller_from_participant,
-    cold_transfer,
-    dtmf_digit,
-)
+from agent.telephony.caller import caller_from_participant
+from agent.telephony.cold_transfer import cold_transfer
+from agent.telephony.destinations import TransferPlan
+from agent.telephony.keypad import KeypadInput, dtmf_digit
 
 PLAN = TransferPlan.parse("support=sip:support@pbx, sales=tel:+15550100200",
                           fallback="sip:frontdesk@pbx")
@@ -47,7 +45,10 @@ def test_sip_attributes_become_caller_info() -> None:
 def test_transfer_plan_parsing_and_order() -> None:
     assert PLAN.candidates("Sales") == ["tel:+15550100200", "sip:frontdesk@pbx"]
     assert PLAN.candidates("unknown") == ["sip:frontdesk@pbx"]
-    assert TransferPlan.parse("support=555").problems() == ["support=555"]
+    with pytest.raises(ValueError, match="department=sip:"):
+        TransferPlan.parse("support=555")
+    with pytest.raises(ValueError, match="sip:, sips: or tel:"):
+        TransferPlan.parse("support=sip:a@pbx", fallback="555")
 
 
 async def test_successful_refer_is_reported() -> None:
