@@ -22,11 +22,12 @@ import argparse
 import asyncio
 import json
 import logging
+import os
 import re
 import sys
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -112,12 +113,13 @@ def outcome_of_amd(category: str) -> str:
 class OutboundAssistant(PhoneAssistant):
     """The phone assistant, on a call it placed: silent until the opening, then as usual."""
 
-    def __init__(self, *, purpose: str, **kw: Any) -> None:
+    def __init__(self, *, purpose: str, state: CallState,
+                 call_tools: Sequence[llm.FunctionTool | llm.RawFunctionTool] = ()) -> None:
         super().__init__(
+            state=state, call_tools=call_tools,
             extra_instructions=(
                 f"You called this person about: {purpose}. Stay on that topic; if they are "
-                "busy, offer to call back later and end the call politely."),
-            **kw)
+                "busy, offer to call back later and end the call politely."))
         self.purpose = purpose
         self.opened = False
         self.opened_at = 0.0
@@ -281,8 +283,6 @@ async def wait_for_outcome(database_url: str, call_uid: str, within: float,
 
 
 async def run(args: argparse.Namespace) -> int:
-    import os
-
     from ..config import setting_default
     from ..livekit_api import livekit_api_from_env
 

@@ -137,3 +137,22 @@ def test_worker_load_counts_calls_not_machine_cpu() -> None:
     assert load(server) == 0.75  # type: ignore[arg-type]
     server.active_jobs = [1, 2, 3, 4, 5]
     assert load(server) == 1.0  # type: ignore[arg-type]
+
+
+def test_ended_by_is_a_closed_set_and_the_first_reason_wins() -> None:
+    from agent.call_state import EndedBy
+
+    assert {e.value for e in EndedBy} == {"caller", "agent", "transfer", "error", "voicemail",
+                                          "busy", "no_answer", "failed"}
+    state = phone_state()
+    state.end(EndedBy.AGENT)
+    state.caller_left()  # the bridge drops the leg after end_call: still the agent's doing
+    assert state.ended_by is EndedBy.AGENT
+    state.end(EndedBy.BUSY, override=True)  # an outbound dial outcome replaces a hang-up
+    assert state.ended_by == "busy"
+    transferring = phone_state()
+    transferring.transfer_in_progress = True
+    transferring.caller_left()
+    assert transferring.ended_by is EndedBy.TRANSFER
+    with pytest.raises(ValueError):
+        phone_state().end("hung_up")  # type: ignore[arg-type]
