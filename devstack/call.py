@@ -22,7 +22,7 @@ from . import services as svc
 OUR_NUMBER = os.environ.get("PHONE_AGENT_NUMBER", "+15550100100")
 
 
-def _dev_pid() -> int | None:
+def dev_pid() -> int | None:
     pid_file = svc.STATE / "dev.pid"
     try:
         pid = int(pid_file.read_text())
@@ -32,7 +32,7 @@ def _dev_pid() -> int | None:
         return None
 
 
-def _same_netns(pid: int) -> bool:
+def same_netns(pid: int) -> bool:
     return os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net")
 
 
@@ -101,11 +101,11 @@ def main() -> int:
                         help="use the microphone and speaker (needs real provider keys)")
     parser.add_argument("--phrases", type=Path, default=svc.ROOT / "devstack" / "phrases.txt")
     args = parser.parse_args()
-    pid = _dev_pid()
+    pid = dev_pid()
     if pid is None:
         print("[call] the dev stack is not running: start `make dev` first", file=sys.stderr)
         return 1
-    if not _same_netns(pid):
+    if not same_netns(pid):
         argv = ["nsenter", f"--net=/proc/{pid}/ns/net", "--", sys.executable, "-m",
                 "devstack.call", *sys.argv[1:]]
         return subprocess.call(argv)
