@@ -98,10 +98,15 @@ async def open_page(ctx: BrowserContext, port: int = WEB_PORT) -> tuple[Page, li
     return page, errors
 
 
-async def start_call(page: Page) -> dict[str, Any]:
-    """Press "Start call"; return the token endpoint's answer the page used."""
+async def start_call(page: Page, *, keyboard: bool = False) -> dict[str, Any]:
+    """Press "Start call" (clicked, or Tab + Enter); return the token endpoint's answer."""
     async with page.expect_response("**/api/token") as answer:
-        await page.get_by_role("button", name="Start call").click()
+        if keyboard:
+            await page.keyboard.press("Tab")  # the first control on the page
+            assert await page.evaluate("document.activeElement.id") == "call"
+            await page.keyboard.press("Enter")
+        else:
+            await page.get_by_role("button", name="Start call").click()
     response = await answer.value
     assert response.status == 201
     return await response.json()  # type: ignore[no-any-return]
@@ -164,6 +169,24 @@ async def call_record(stack: LiveStack, room: str, within: float = 15) -> dict[s
         await repo.close()
 
 
+async def wait_mic_muted_on_server(stack: LiveStack, room: str, token: str, muted: bool,
+                                   within: float = 10) -> None:
+    """Wait until livekit-server sees the caller's one microphone track as `muted`."""
+    identity = api.TokenVerifier().verify(token, verify_signature=False).identity
+    states: list[bool] = []
+    async with api.LiveKitAPI(f"http://127.0.0.1:{svc.LIVEKIT_PORT}", stack.key,
+                              stack.secret) as lk:
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            me = await lk.room.get_participant(api.RoomParticipantIdentity(room=room,
+                                                                           identity=identity))
+            states = [t.muted for t in me.tracks if t.source == api.TrackSource.MICROPHONE]
+            if states == [muted]:
+                return
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"the server's microphone tracks stayed {states}, not [{muted}]")
+
+
 def tools_offered(stack: LiveStack, room_marker: str) -> set[str]:
     """Tool names in the LLM requests of the browser call (its prompt names the web page)."""
     names: set[str] = set()
@@ -189,7 +212,7 @@ async def test_a_call_from_the_page(stack: LiveStack, web_server: svc.Service,
     async with chromium(tmp_path / "profile", mic) as ctx:
         page, errors = await open_page(ctx)
         assert await page.get_by_role("button", name="Mute microphone").is_disabled()
-        answer = await start_call(page)
+        answer = await start_call(page, keyboard=True)
         assert answer["server_url"] == svc.LIVEKIT_URL
         room = room_of(answer["participant_token"])
         await page.get_by_role("button", name="Hang up").wait_for(timeout=15000)
@@ -210,9 +233,22 @@ async def test_a_call_from_the_page(stack: LiveStack, web_server: svc.Service,
         await page.screenshot(path=str(SCREENSHOT), full_page=True)
         print(f"\nscreenshot of the page mid-call: {SCREENSHOT}")
 
-        await page.get_by_role("button", name="Hang up").click()
+        # Mute reaches the server: the caller's microphone track is muted there, then not.
+        mute = page.get_by_role("button", name="Mute microphone")
+        await mute.click()
+        assert await page.get_by_role("button", name="Unmute microphone").get_attribute(
+            "aria-pressed") == "true"
+        await wait_mic_muted_on_server(stack, room, answer["participant_token"], True)
+        await page.get_by_role("button", name="Unmute microphone").click()
+        await wait_mic_muted_on_server(stack, room, answer["participant_token"], False)
+        await page.get_by_role("button", name="Hang up").focus()
+
+        # Keyboard only: the focus moved to "Hang up" when the call started, and comes back.
+        assert await page.evaluate("document.activeElement.id") == "hangup"
+        await page.keyboard.press("Enter")
         await page.get_by_role("button", name="Start call").wait_for(timeout=10000)
         assert await page.locator("#status").inner_text() == "Call ended."
+        assert await page.evaluate("document.activeElement.id") == "call"
         assert not errors, errors
 
     record = await call_record(stack, room)
@@ -329,11 +365,22 @@ async def test_token_endpoint_refuses_bad_input_and_its_tokens_stay_in_their_roo
                                   stack.secret) as lk:
             rooms = {r.name for r in (await lk.room.list_rooms(api.ListRoomsRequest())).rooms}
             assert mine in rooms and other not in rooms
-        # Its grants stop it publishing anything but the microphone.
-        source = rtc.VideoSource(64, 64)
-        cam = rtc.LocalVideoTrack.create_video_track("cam", source)
-        with pytest.raises(Exception):  # noqa: B017 - the SDK raises its own error type
+        # Its grants let it publish a microphone and nothing else (here: no camera).
+        mic = rtc.LocalAudioTrack.create_audio_track("mic", rtc.AudioSource(48000, 1))
+        await room.local_participant.publish_track(
+            mic, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE))
+        cam = rtc.LocalVideoTrack.create_video_track("cam", rtc.VideoSource(64, 64))
+        try:
             await asyncio.wait_for(room.local_participant.publish_track(
-                cam, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)), 10)
+                cam, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_CAMERA)), 5)
+        except Exception:  # refused, or never acknowledged: the server's view decides below
+            pass
+        async with api.LiveKitAPI(f"http://127.0.0.1:{svc.LIVEKIT_PORT}", stack.key,
+                                  stack.secret) as lk:
+            me = await lk.room.get_participant(api.RoomParticipantIdentity(
+                room=mine, identity=room.local_participant.identity))
+        sources = {t.source for t in me.tracks}
+        assert api.TrackSource.MICROPHONE in sources
+        assert api.TrackSource.CAMERA not in sources
     finally:
         await room.disconnect()

@@ -47,6 +47,8 @@ function setAgentState(state) {
 }
 
 function setInCall(inCall) {
+  // The focused button is about to be hidden: keyboard users keep their place on its partner.
+  const hadFocus = document.activeElement === ui.call || document.activeElement === ui.hangup;
   ui.call.hidden = inCall;
   ui.call.disabled = false;
   ui.hangup.hidden = !inCall;
@@ -55,6 +57,7 @@ function setInCall(inCall) {
     ui.mute.setAttribute("aria-pressed", "false");
     ui.mute.textContent = "Mute microphone";
   }
+  if (hadFocus) (inCall ? ui.hangup : ui.call).focus();
 }
 
 // --- the transcript ------------------------------------------------------------------------
