@@ -225,7 +225,7 @@ def web(env: Mapping[str, str] | None = None, name: str = "web") -> Service:
         name, [sys.executable, "-m", "agent.web"],
         ready=lambda s: _http_ok(f"http://127.0.0.1:{port}/healthz"),
         env={**livekit_env(), "WEB_PORT": str(port), **(env or {})},
-        timeout=30,
+        timeout=120,  # imports alone (phonenumbers, livekit) take 30 s on a loaded 2-core box
     )
 
 
