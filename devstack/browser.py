@@ -17,7 +17,7 @@ import sys
 import tempfile
 
 from . import services as svc
-from .call import dev_pid, same_netns
+from .call import join_dev_netns
 
 # Chromium as root in a namespace needs no sandbox; the rest keeps it from calling home (the
 # namespace has no route out anyway). The browser tests start it with the same flags.
@@ -35,14 +35,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m devstack.browser")
     parser.add_argument("--url", default=None, help="page to open (default: the dev page)")
     args = parser.parse_args()
-    pid = dev_pid()
-    if pid is None:
-        print("[browser] the dev stack is not running: start `make dev` first", file=sys.stderr)
-        return 1
-    if not same_netns(pid):
-        argv = ["nsenter", f"--net=/proc/{pid}/ns/net", "--", sys.executable, "-m",
-                "devstack.browser", *sys.argv[1:]]
-        return subprocess.call(argv)
+    code = join_dev_netns("devstack.browser", "browser")
+    if code is not None:
+        return code
     binary = chromium_binary()
     if binary is None:
         print("[browser] chromium is not installed: run `make install`", file=sys.stderr)

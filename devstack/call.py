@@ -36,6 +36,20 @@ def same_netns(pid: int) -> bool:
     return os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net")
 
 
+def join_dev_netns(module: str, label: str) -> int | None:
+    """Run `python -m module` (same arguments) inside the dev stack's network namespace and
+    return its exit code; None when this process is in it already."""
+    pid = dev_pid()
+    if pid is None:
+        print(f"[{label}] the dev stack is not running: start `make dev` first",
+              file=sys.stderr)
+        return 1
+    if same_netns(pid):
+        return None
+    return subprocess.call(["nsenter", f"--net=/proc/{pid}/ns/net", "--", sys.executable,
+                            "-m", module, *sys.argv[1:]])
+
+
 async def _print_transcript(database_url: str, since: float, seen: set[int]) -> bool:
     from agent.data.repository import Repository
 
@@ -101,14 +115,9 @@ def main() -> int:
                         help="use the microphone and speaker (needs real provider keys)")
     parser.add_argument("--phrases", type=Path, default=svc.ROOT / "devstack" / "phrases.txt")
     args = parser.parse_args()
-    pid = dev_pid()
-    if pid is None:
-        print("[call] the dev stack is not running: start `make dev` first", file=sys.stderr)
-        return 1
-    if not same_netns(pid):
-        argv = ["nsenter", f"--net=/proc/{pid}/ns/net", "--", sys.executable, "-m",
-                "devstack.call", *sys.argv[1:]]
-        return subprocess.call(argv)
+    code = join_dev_netns("devstack.call", "call")
+    if code is not None:
+        return code
     from dotenv import dotenv_values
 
     database_url = (os.environ.get("DATABASE_URL")

@@ -10,16 +10,14 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from livekit.agents import AgentSession
-from livekit.plugins import openai
 
 from agent import prompts
-from agent.assistant import PhoneAssistant
 from agent.call_state import CallerInfo, CallState
 from agent.data.repository import Repository
-from agent.tools import ToolServices, attach_tool_audit
-from emulators import ProviderEmulators
+from agent.tools import ToolServices
 from emulators.llm_script import Script, reply, tool_call
+
+from .test_business_tools import call_session
 
 NUMBER = {"phone_number": "415 555 0199"}
 
@@ -53,25 +51,18 @@ async def test_browser_caller_asking_for_a_person_gets_a_callback(repo: Reposito
     ])
     state = CallState(room_name="web-test", caller=CallerInfo(identity="web-1", kind="browser"),
                       services=ToolServices(repo=repo))
-    async with ProviderEmulators(script=script) as emu:
-        env = emu.env()
-        llm = openai.LLM(model="deepseek-v4-flash", base_url=env["DEEPSEEK_BASE_URL"],
-                         api_key=env["DEEPSEEK_API_KEY"],
-                         extra_body={"thinking": {"type": "disabled"}})
-        async with AgentSession[CallState](llm=llm, userdata=state) as sess:
-            attach_tool_audit(sess)
-            await sess.start(PhoneAssistant(state=state))
-            result = await sess.run(user_input="Can I talk to a person please?")
-            result.expect.next_event().is_message(role="assistant")
-            result.expect.no_more_events()
-            system = emu.llm_requests[-1]["messages"][0]["content"]
-            assert "offer a callback" in system and "transfer them" not in system
+    async with call_session(script, state) as (sess, emu):
+        result = await sess.run(user_input="Can I talk to a person please?")
+        result.expect.next_event().is_message(role="assistant")
+        result.expect.no_more_events()
+        system = emu.llm_requests[-1]["messages"][0]["content"]
+        assert "offer a callback" in system and "transfer them" not in system
 
-            await sess.run(user_input="Sure, it's 415 555 0199.")
-            assert await repo.callbacks() == []  # read back first, nothing saved yet
-            result = await sess.run(user_input="Yes, that's right.")
-            result.expect.next_event().is_function_call(name="capture_callback_number")
-            saved = result.expect.next_event().is_function_call_output(is_error=False)
-            assert "Callback request saved" in saved.event().item.output
+        await sess.run(user_input="Sure, it's 415 555 0199.")
+        assert await repo.callbacks() == []  # read back first, nothing saved yet
+        result = await sess.run(user_input="Yes, that's right.")
+        result.expect.next_event().is_function_call(name="capture_callback_number")
+        saved = result.expect.next_event().is_function_call_output(is_error=False)
+        assert "Callback request saved" in saved.event().item.output
     assert [c.phone_e164 for c in await repo.callbacks()] == ["+14155550199"]
     assert await repo.count_callbacks(call_id=state.call_uid) == 1
