@@ -215,17 +215,18 @@ async def test_a_call_from_the_page(stack: LiveStack, web_server: svc.Service,
         answer = await start_call(page, keyboard=True)
         assert answer["server_url"] == svc.LIVEKIT_URL
         room = room_of(answer["participant_token"])
-        await page.get_by_role("button", name="Hang up").wait_for(timeout=15000)
+        await page.get_by_role("button", name="Hang up").wait_for(timeout=30000)
 
-        await wait_for_line(page, "agent", "Northwind AI assistant", within=30)
+        # Generous upper bounds: on a loaded 2-core machine the worker runs seconds behind.
+        await wait_for_line(page, "agent", "Northwind AI assistant", within=60)
         assert await page.locator("#status").inner_text() == (
             "Connected. The assistant is on the line.")
         level = await peak_level(page, 2.0)
         assert level > 0.05, f"the agent's audio never rose above silence (peak {level})"
 
-        heard = await wait_for_line(page, "you", QUESTION, within=QUESTION_AFTER_S + 20)
+        heard = await wait_for_line(page, "you", QUESTION, within=QUESTION_AFTER_S + 45)
         assert heard.lower().startswith(QUESTION)
-        await wait_for_line(page, "agent", "open from eight", within=20)
+        await wait_for_line(page, "agent", "open from eight", within=45)
         state = await page.locator("#agent-state").get_attribute("data-state")
         assert state in {"speaking", "listening", "thinking"}
         await asyncio.sleep(1.0)  # the answer a little further along, for the picture
@@ -275,7 +276,7 @@ async def test_agent_ending_the_call_tells_the_page(stack: LiveStack, web_server
     async with chromium(tmp_path / "profile", mic) as ctx:
         page, _ = await open_page(ctx)
         room = room_of((await start_call(page))["participant_token"])
-        await wait_for_line(page, "agent", "Goodbye", within=QUESTION_AFTER_S + 40)
+        await wait_for_line(page, "agent", "Goodbye", within=QUESTION_AFTER_S + 60)
         await page.get_by_role("button", name="Start call").wait_for(timeout=20000)
         assert await page.locator("#status").inner_text() == "The assistant ended the call."
         assert await page.locator("#error").is_hidden()
