@@ -78,8 +78,9 @@ class TokenEndpoint:
                               **{"Retry-After": str(retry)})
         if request.content_type != "application/json":
             return json_error(415, "send the request as application/json")
-        body = await request.content.read(MAX_BODY + 1)
-        if len(body) > MAX_BODY:
+        try:
+            body = await request.read()  # the app's client_max_size is MAX_BODY
+        except web.HTTPRequestEntityTooLarge:
             return json_error(413, f"the request body is larger than {MAX_BODY} bytes")
         try:
             data = json.loads(body) if body.strip() else {}

@@ -180,6 +180,17 @@ async def test_malformed_json_oversized_bodies_and_wrong_types_are_refused(
     assert resp.status == 404 and "error" in await resp.json()
 
 
+async def test_a_body_arriving_in_pieces_is_read_whole(client: TestClient) -> None:
+    async def pieces():  # type: ignore[no-untyped-def]
+        for part in (b'{"participant_', b'name": "Ada", "room_', b'name": "web-slow"}'):
+            yield part
+
+    resp = await client.post("/api/token", data=pieces(),
+                             headers={"Content-Type": "application/json"})
+    assert resp.status == 201
+    assert claims((await resp.json())["participant_token"]).video.room == "web-slow"  # type: ignore[union-attr]
+
+
 async def test_rate_limit_is_per_client_address() -> None:
     c = await _client(WEB_RATE_LIMIT="3")
     try:
