@@ -15,7 +15,7 @@ else
   IN_NETNS := $(shell [ "$$(id -u)" = 0 ] && command -v unshare >/dev/null && echo scripts/in-netns)
 endif
 
-.PHONY: install dev call test unit lint bench demo seed emulators clean
+.PHONY: install dev call browser test unit lint bench demo seed emulators clean
 
 install:
 	@bash scripts/install.sh
@@ -26,6 +26,10 @@ dev: install
 # Phone the agent while `make dev` runs (joins its network namespace). TALK=1: microphone.
 call:
 	$(PYTHON) -m devstack.call $(if $(TALK),--talk,)
+
+# Open the dev stack's web page in Chromium inside its network namespace (a desktop session).
+browser:
+	$(PYTHON) -m devstack.browser
 
 test: install
 	$(IN_NETNS) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)

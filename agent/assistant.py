@@ -53,10 +53,11 @@ class PhoneAssistant(Agent):
         extra_instructions: str = "",
         chat_ctx: llm.ChatContext | None = None,
     ) -> None:
-        """`call_tools`: the telephony tools of this call (transfers), built by agent/call.py;
+        """`call_tools`: the telephony tools of this call (transfers; none for a browser
+        caller), built by agent/call.py;
         `extra_instructions`: appended to the prompt (an outbound call's purpose)."""
         self._state = state
-        instructions = prompts.INSTRUCTIONS
+        instructions = prompts.instructions(state.caller if state is not None else None)
         if state is not None:
             instructions += "\n" + prompts.caller_context(state.caller)
         if extra_instructions:

@@ -105,10 +105,12 @@ class Call:
         self.plan = self.settings.transfer_plan
         # Set when a warm transfer leaves caller and colleague in the room: keep it.
         self.handed_off = False
+        # Transfers and the keypad need a phone leg. A browser caller isn't offered them: the
+        # prompt (prompts.instructions) turns "talk to a person" into a callback offer.
         call_tools = [
             make_transfer_tool(self.plan, on_outcome=self.record_transfer),
             *warm_transfer.tools_for(self.settings, self.record.event, self.leave),
-        ]
+        ] if state.caller.is_phone else []
         if request is not None:
             self.agent: PhoneAssistant = outbound.OutboundAssistant(
                 purpose=request.purpose, state=state, call_tools=call_tools)
@@ -137,7 +139,8 @@ class Call:
             self.state.caller_left()
 
     def on_session_close(self, _: CloseEvent) -> None:
-        # Deleting the room hangs up the phone leg; a browser caller just leaves the room.
+        # Deleting the room hangs up the phone leg; a browser caller's room empties by itself
+        # (end_call deletes it, which tells the page the assistant ended the call).
         if self.state.caller.is_phone and not self.handed_off:
             self.ctx.delete_room().add_done_callback(_log_delete_failure)
 
@@ -153,7 +156,8 @@ class Call:
         room = self.ctx.room
         self.record.attach()
         self.ctx.add_shutdown_callback(self.record.flush)
-        room.on("sip_dtmf_received", self.on_dtmf)
+        if self.state.caller.is_phone:
+            room.on("sip_dtmf_received", self.on_dtmf)
         room.on("participant_disconnected", self.on_participant_left)
         self.session.on("close", self.on_session_close)
         await self.session.start(

@@ -29,7 +29,7 @@ class CallerInfo:
     """Who is on the line, as the SIP bridge (or the browser token) told us."""
 
     identity: str = ""
-    kind: str = "standard"  # "sip" or "standard" (browser)
+    kind: str = "browser"  # "sip" (phone) or "browser"; the call record's channel
     phone_number: str | None = None  # caller's number (inbound) / callee's (outbound)
     dialled_number: str | None = None  # our trunk number
     call_id: str | None = None  # LiveKit SIP call id (SCL_...)

@@ -12,6 +12,7 @@ pass. Secret values never appear in messages or in `repr()`.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import sys
@@ -125,6 +126,17 @@ def transfer_destinations(value: str) -> dict[str, str]:
     return TransferPlan.parse(value).destinations
 
 
+def host(value: str) -> str:
+    """An address to listen on: an IP address or a host name."""
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not re.fullmatch(r"(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,62})"
+                            r"(\.[A-Za-z0-9]([A-Za-z0-9-]{0,62}))*", value):
+            raise ValueError("must be an IP address or a host name") from None
+    return value
+
+
 def sip_uri(value: str) -> str | None:
     if not value:
         return None
@@ -236,6 +248,19 @@ class Settings:
         "WARM_TRANSFER_DESTINATIONS", "numbers dialled through the outbound trunk for warm "
         "transfers: department=+number, comma-separated (the tool exists only when set)",
         WarmTransferPlan.parse, default="")
+    # --- the web page for browser callers (agent/web) ---
+    web_host: str = setting("WEB_HOST", "address the web page and its token endpoint listen on",
+                            host, default="127.0.0.1")
+    web_port: int = setting("WEB_PORT", "port of the web page and its token endpoint",
+                            whole(1, 65535), default="8090")
+    web_livekit_url: str | None = setting(
+        "WEB_LIVEKIT_URL", "LiveKit URL handed to browsers, when they reach the server at "
+        "another address than the worker", url("ws", "wss", optional=True),
+        doc_default="`LIVEKIT_URL`")
+    web_token_ttl: int = setting("WEB_TOKEN_TTL", "seconds a browser's join token stays valid "
+                                 "for joining", whole(30, 900), default="300")
+    web_rate_limit: int = setting("WEB_RATE_LIMIT", "tokens one client address may get per "
+                                  "minute", whole(1, 1000), default="10")
 
     @property
     def transfer_plan(self) -> TransferPlan:

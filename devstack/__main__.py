@@ -1,7 +1,8 @@
 """`python -m devstack dev`: the local loop behind `make dev`.
 
-Starts Redis, livekit-server and the worker (`python agent.py dev`), and the provider
-emulators when `.env` has no real provider keys. Ctrl-C stops everything it started.
+Starts Redis, livekit-server, the worker (`python agent.py dev`) and the browser page
+(`python -m agent.web`, its URL printed), and the provider emulators when `.env` has no real
+provider keys. Ctrl-C stops everything it started.
 On machines where WebRTC must stay off real interfaces, `--netns on` (the Makefile's default
 when running as root) runs it all inside a private network namespace.
 """
@@ -85,14 +86,16 @@ def dev(args: argparse.Namespace) -> int:
             stack.up(svc.livekit_sip())
             _provision()
             worker = stack.up(svc.worker("dev", env=env))
+            stack.up(svc.web(env=env))
             STATE_PID.write_text(str(os.getpid()))
         except svc.ServiceError as e:
             print(f"[dev] {e}", file=sys.stderr)
             return 1
         key, _ = svc.livekit_keys()
         print(f"[dev] stack is up: LiveKit {svc.LIVEKIT_URL} (API key {key}), SIP bridge on "
-              "127.0.0.1:5060, worker registered. `make call` phones the agent; or join a "
-              "room with `python -m devstack token`. Ctrl-C stops everything.", flush=True)
+              "127.0.0.1:5060, worker registered.\n"
+              f"[dev] talk to the agent in a browser: {svc.web_url(env)}\n"
+              "[dev] or `make call` phones it. Ctrl-C stops everything.", flush=True)
         if args.exit_when_ready:
             return 0
         return _follow(worker)

@@ -22,7 +22,7 @@ from . import services as svc
 OUR_NUMBER = os.environ.get("PHONE_AGENT_NUMBER", "+15550100100")
 
 
-def _dev_pid() -> int | None:
+def dev_pid() -> int | None:
     pid_file = svc.STATE / "dev.pid"
     try:
         pid = int(pid_file.read_text())
@@ -32,8 +32,22 @@ def _dev_pid() -> int | None:
         return None
 
 
-def _same_netns(pid: int) -> bool:
+def same_netns(pid: int) -> bool:
     return os.readlink(f"/proc/{pid}/ns/net") == os.readlink("/proc/self/ns/net")
+
+
+def join_dev_netns(module: str, label: str) -> int | None:
+    """Run `python -m module` (same arguments) inside the dev stack's network namespace and
+    return its exit code; None when this process is in it already."""
+    pid = dev_pid()
+    if pid is None:
+        print(f"[{label}] the dev stack is not running: start `make dev` first",
+              file=sys.stderr)
+        return 1
+    if same_netns(pid):
+        return None
+    return subprocess.call(["nsenter", f"--net=/proc/{pid}/ns/net", "--", sys.executable,
+                            "-m", module, *sys.argv[1:]])
 
 
 async def _print_transcript(database_url: str, since: float, seen: set[int]) -> bool:
@@ -101,14 +115,9 @@ def main() -> int:
                         help="use the microphone and speaker (needs real provider keys)")
     parser.add_argument("--phrases", type=Path, default=svc.ROOT / "devstack" / "phrases.txt")
     args = parser.parse_args()
-    pid = _dev_pid()
-    if pid is None:
-        print("[call] the dev stack is not running: start `make dev` first", file=sys.stderr)
-        return 1
-    if not _same_netns(pid):
-        argv = ["nsenter", f"--net=/proc/{pid}/ns/net", "--", sys.executable, "-m",
-                "devstack.call", *sys.argv[1:]]
-        return subprocess.call(argv)
+    code = join_dev_netns("devstack.call", "call")
+    if code is not None:
+        return code
     from dotenv import dotenv_values
 
     database_url = (os.environ.get("DATABASE_URL")

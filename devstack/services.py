@@ -1,5 +1,6 @@
-"""Start, watch and stop the local stack: Redis, livekit-server, the provider emulators and
-the agent worker. Used by `make dev`, the integration tests, the benchmark and the demo.
+"""Start, watch and stop the local stack: Redis, livekit-server, the provider emulators, the
+agent worker and the browser page's web server. Used by `make dev`, the integration tests,
+the benchmark and the demo.
 
 Each service logs to `.state/logs/<name>.log`; a service that fails to become ready raises
 with the tail of its log, so the cause is on screen.
@@ -205,6 +206,31 @@ def worker(mode: str = "start", env: Mapping[str, str] | None = None,
         env={**livekit_env(), **(env or {})},
         timeout=120,
     )
+
+
+WEB_PORT = 8090  # agent/config.py's WEB_PORT default
+
+
+def web_port(env: Mapping[str, str] | None = None) -> int:
+    """The web server's port: WEB_PORT from `env` or the environment, else the default."""
+    value = (env or {}).get("WEB_PORT") or os.environ.get("WEB_PORT") or ""
+    return int(value) if value.isdigit() else WEB_PORT
+
+
+def web(env: Mapping[str, str] | None = None, name: str = "web") -> Service:
+    """The browser page and its token endpoint (`python -m agent.web`). It reads the worker's
+    settings (`env`: provider keys or the emulators' stand-ins, WEB_* if set)."""
+    port = web_port(env)
+    return Service(
+        name, [sys.executable, "-m", "agent.web"],
+        ready=lambda s: _http_ok(f"http://127.0.0.1:{port}/healthz"),
+        env={**livekit_env(), "WEB_PORT": str(port), **(env or {})},
+        timeout=120,  # imports alone (phonenumbers, livekit) take 30 s on a loaded 2-core box
+    )
+
+
+def web_url(env: Mapping[str, str] | None = None) -> str:
+    return f"http://127.0.0.1:{web_port(env)}/"
 
 
 class Stack:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make dev` and `make test` need; quick when everything is already there.
-#   Debian packages (when root and missing), the Python package with its test extra, and the
-#   pinned livekit-server built with `go install` into a per-user cache, linked into .bin/.
+#   Debian packages (when root and missing), the Python package with its test extra, the
+#   browser page's livekit-client from npm (agent/web/package-lock.json), and the pinned
+#   livekit-server built with `go install` into a per-user cache, linked into .bin/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LIVEKIT_SERVER_VERSION="v1.13.5"
@@ -11,7 +12,9 @@ LIVEKIT_SIP_VERSION="v1.8.0"
 CACHE="${PHONE_AGENT_CACHE:-$HOME/.cache/phone-agent}"
 PY="${PYTHON:-python3}"
 DEBS=(redis-server espeak-ng sox iproute2 postgresql baresip-core sip-tester
-      pkg-config libopus-dev libopusfile-dev libsoxr-dev)
+      pkg-config libopus-dev libopusfile-dev libsoxr-dev chromium)
+# npm installs the page's livekit-client; Debian's nodejs/npm only when no node is there.
+command -v npm >/dev/null || DEBS+=(nodejs npm)
 
 say() { printf '\033[1m[install]\033[0m %s\n' "$*"; }
 
@@ -38,6 +41,16 @@ if [[ ! -f "$stamp" ]]; then
   "$PY" -m pip install --disable-pip-version-check -e '.[test]' >.state/pip.log 2>&1 \
     || { echo "pip install failed; see .state/pip.log" >&2; exit 1; }
   touch "$stamp"
+fi
+
+# The browser page's one dependency, exactly as locked; served from its dist/ bundle.
+web_stamp="agent/web/node_modules/.installed-$(sha1sum agent/web/package-lock.json | cut -c1-12)"
+if [[ ! -f "$web_stamp" ]]; then
+  say "npm ci in agent/web (livekit-client for the browser page; log: .state/npm.log)"
+  mkdir -p .state
+  (cd agent/web && npm ci --no-audit --no-fund --ignore-scripts) >.state/npm.log 2>&1 \
+    || { echo "npm ci failed; see .state/npm.log" >&2; exit 1; }
+  touch "$web_stamp"
 fi
 
 server_bin="$CACHE/livekit-server-$LIVEKIT_SERVER_VERSION"

@@ -12,7 +12,7 @@ def caller_from_participant(participant: rtc.RemoteParticipant) -> CallerInfo:
     attrs = participant.attributes or {}
     is_sip = participant.kind == rtc.ParticipantKind.PARTICIPANT_KIND_SIP
     if not is_sip:
-        return CallerInfo(identity=participant.identity, kind="standard")
+        return CallerInfo(identity=participant.identity, kind="browser")
     # The bridge sets sip.ruleID only for inbound calls (matched by a dispatch rule).
     direction = "inbound" if attrs.get("sip.ruleID") else "outbound"
     return CallerInfo(
