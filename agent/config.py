@@ -236,6 +236,16 @@ class Settings:
         "WARM_TRANSFER_DESTINATIONS", "numbers dialled through the outbound trunk for warm "
         "transfers: department=+number, comma-separated (the tool exists only when set)",
         WarmTransferPlan.parse, default="")
+    # --- monitoring (agent/observability: metrics, tracing) ---
+    metrics_port: int = setting("METRICS_PORT", "port of the worker's Prometheus /metrics "
+                                "(bound like the health check, AGENT_HEALTH_HOST, default "
+                                "127.0.0.1); 0 turns it off", whole(0, 65535), default="9100")
+    otel_endpoint: str | None = setting(
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "OpenTelemetry collector the framework's traces and "
+        "metrics are exported to (OTLP); unset = no export", url("http", "https", optional=True))
+    otel_protocol: str = setting("OTEL_EXPORTER_OTLP_PROTOCOL", "OTLP transport: http/protobuf "
+                                 "(port 4318) | grpc (port 4317)",
+                                 one_of("http/protobuf", "grpc"), default="http/protobuf")
 
     @property
     def transfer_plan(self) -> TransferPlan:

@@ -1,7 +1,8 @@
 """`python -m devstack dev`: the local loop behind `make dev`.
 
-Starts Redis, livekit-server and the worker (`python agent.py dev`), and the provider
-emulators when `.env` has no real provider keys. Ctrl-C stops everything it started.
+Starts Redis, livekit-server, the SIP bridge, the worker (`python agent.py dev`) and
+Prometheus (monitoring/prometheus.yml), and the provider emulators when `.env` has no real
+provider keys. Ctrl-C stops everything it started.
 On machines where WebRTC must stay off real interfaces, `--netns on` (the Makefile's default
 when running as root) runs it all inside a private network namespace.
 """
@@ -85,6 +86,7 @@ def dev(args: argparse.Namespace) -> int:
             stack.up(svc.livekit_sip())
             _provision()
             worker = stack.up(svc.worker("dev", env=env))
+            stack.up(svc.prometheus())
             STATE_PID.write_text(str(os.getpid()))
         except svc.ServiceError as e:
             print(f"[dev] {e}", file=sys.stderr)
@@ -93,6 +95,11 @@ def dev(args: argparse.Namespace) -> int:
         print(f"[dev] stack is up: LiveKit {svc.LIVEKIT_URL} (API key {key}), SIP bridge on "
               "127.0.0.1:5060, worker registered. `make call` phones the agent; or join a "
               "room with `python -m devstack token`. Ctrl-C stops everything.", flush=True)
+        print(f"[dev] monitoring: Prometheus {svc.PROMETHEUS_URL} (alerts: "
+              f"{svc.PROMETHEUS_URL}/alerts), scraping the worker's metrics "
+              f"http://127.0.0.1:{svc.WORKER_METRICS_PORT}/metrics, livekit-server's "
+              f":{svc.LIVEKIT_METRICS_PORT} and livekit-sip's :{svc.SIP_METRICS_PORT}; "
+              "Grafana dashboard: monitoring/grafana-dashboard.json", flush=True)
         if args.exit_when_ready:
             return 0
         return _follow(worker)
