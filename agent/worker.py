@@ -19,6 +19,7 @@ from .config import Settings, load_settings
 from .metrics_dir import ENV as METRICS_DIR_ENV
 from .observability import metrics, tracing
 from .observability.redaction import install_log_redaction
+from .tools import BUSINESS_TOOLS
 
 logger = logging.getLogger("phone-agent.worker")
 
@@ -38,6 +39,7 @@ def prewarm(proc: JobProcess) -> None:
     proc.userdata[_RESOURCES] = ProcessResources(settings=settings, vad=providers.load_vad(),
                                                  turn_choice=choice)
     proc.userdata[_TELEMETRY] = tracing.configure(settings)  # None unless OTLP is configured
+    metrics.initialize(tools=[t.info.name for t in BUSINESS_TOOLS])
     logger.info("turn detection: %s (%s)", choice.kind, choice.reason)
 
 

@@ -23,6 +23,7 @@ function in the main process (active calls and capacity, from the jobs it runs).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from livekit.agents import (
@@ -43,6 +44,8 @@ from livekit.agents.voice.events import (
 )
 from prometheus_client import Counter, Gauge, Histogram
 
+from ..call_state import EndedBy
+
 # Turn stages: 50 ms to 10 s, dense around the 0.5-2 s where phone turns live; the 2 s and
 # 4 s edges are the alert thresholds (histogram_quantile is exact only at bucket edges).
 LATENCY_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0)
@@ -56,6 +59,10 @@ STAGE_KEYS = {
     "tts_node_ttfb": "tts_ttfb",
 }
 TOOL_RESULTS = ("ok", "refused", "invalid", "error", "cancelled")
+CHANNELS = ("sip", "browser")
+DIRECTIONS = ("inbound", "outbound")
+ENDED_BY = (*(str(e) for e in EndedBy), "unknown")
+ERROR_KINDS = ("timeout", "connection", "rate_limited", "http_4xx", "http_5xx", "other")
 TRANSFER_EVENTS = {  # call-record event kind -> (route, result)
     "transfer": ("refer", "ok"),
     "transfer_failed": ("refer", "failed"),
@@ -166,6 +173,46 @@ _STAGE_OF_ERROR = {"stt_error": "stt", "llm_error": "llm", "tts_error": "tts",
 # --- recording ------------------------------------------------------------------------------
 
 
+def initialize(tools: Iterable[str]) -> None:
+    """Create every bounded label combination at zero. Run in each job process (prewarm):
+    rate() and increase() only see growth between samples, so a series whose first sample
+    is already 1 would hide the first transfer, the first tool call, the first call."""
+    for direction in DIRECTIONS:
+        for ch in CHANNELS:
+            CALLS_STARTED.labels(direction=direction, channel=ch)
+            for ended_by in ENDED_BY:
+                CALLS.labels(direction=direction, channel=ch, ended_by=ended_by)
+    for ch in CHANNELS:
+        for family in (USER_TURNS, AGENT_UTTERANCES, BARGE_INS, TURN_LATENCY):
+            family.labels(channel=ch)
+        for stage in STAGE_KEYS.values():
+            TURN_STAGE.labels(stage=stage, channel=ch)
+    for resumed in ("true", "false"):
+        FALSE_INTERRUPTIONS.labels(resumed=resumed)
+    for result in ("transferred", "failed"):
+        KEYPAD_HANDOVERS.labels(result=result)
+    for route, result in TRANSFER_EVENTS.values():
+        TRANSFERS.labels(route=route, result=result)
+    for source in ("say", "generate_reply"):
+        SPEECHES.labels(source=source)
+    for tool in tools:
+        TOOL_LATENCY.labels(tool=tool)
+        for result in TOOL_RESULTS:
+            TOOL_CALLS.labels(tool=tool, result=result)
+
+
+def _initialize_providers(stages: dict[str, str]) -> None:
+    """The provider-labelled families, once the session's providers are known."""
+    for stage, provider in stages.items():
+        for kind in ERROR_KINDS:
+            for recoverable in ("true", "false"):
+                PROVIDER_ERRORS.labels(stage=stage, provider=provider, kind=kind,
+                                       recoverable=recoverable)
+    STT_AUDIO.labels(provider=stages["stt"])
+    STT_TRANSCRIPTS.labels(provider=stages["stt"])
+    TTS_AUDIO.labels(provider=stages["tts"])
+
+
 def record_call_started(direction: str, kind: str) -> None:
     CALLS_STARTED.labels(direction=direction, channel=channel(kind)).inc()
 
@@ -239,6 +286,8 @@ def watch_session(session: AgentSession[Any]) -> None:
     and transcripts out, TTS audio out and the speech asked of it, false interruptions, and
     fallbacks of any FallbackAdapter in the pipeline."""
     stt_provider = provider_label(session.stt)
+    _initialize_providers({"stt": stt_provider, "llm": provider_label(session.llm),
+                           "tts": provider_label(session.tts)})
 
     def on_metrics(ev: MetricsCollectedEvent) -> None:
         m = ev.metrics
