@@ -52,6 +52,12 @@ class AuditLog(Store):
         rows = await self.db.fetchall(sql + " ORDER BY id", params)
         return [from_row(AuditEntry, r) for r in rows]
 
+    async def audit_between(self, start: str, end: str) -> list[AuditEntry]:
+        """Audit rows written in [start, end) (ISO-8601 UTC)."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM audit_log WHERE at >= ? AND at < ? ORDER BY id", (start, end))
+        return [from_row(AuditEntry, r) for r in rows]
+
     # -- idempotency keys --------------------------------------------------------------------
 
     async def claim_idempotency_key(self, key: str, *, tool: str,
