@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import sys
 
-from .config import ConfigError, load_settings
 from . import metrics_dir
+from .config import ConfigError, load_settings
 
 RUN_COMMANDS = {"dev", "start", "console", "connect"}
 SERVING_COMMANDS = {"dev", "start"}  # the commands that serve /metrics (METRICS_PORT)

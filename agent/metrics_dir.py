@@ -12,6 +12,7 @@ Kept free of prometheus_client and livekit imports on purpose, and outside
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import tempfile
@@ -41,7 +42,8 @@ def prepare(env: MutableMapping[str, str] | None = None, *, base: Path | None = 
 
     An operator's `PROMETHEUS_MULTIPROC_DIR` is used as given. Otherwise each worker gets
     `<tmp>/phone-agent-metrics-<uid>/<pid>`, so two workers on one host never share (or
-    empty) each other's samples; directories of workers that are gone are removed.
+    empty) each other's samples; it is removed when the worker exits, and directories of
+    workers that are gone (killed) are removed here.
     Emptying matters: a previous run's counters would otherwise be counted again.
     """
     env = os.environ if env is None else env
@@ -55,6 +57,8 @@ def prepare(env: MutableMapping[str, str] | None = None, *, base: Path | None = 
             if old.is_dir() and old.name.isdigit() and not _alive(int(old.name)):
                 shutil.rmtree(old, ignore_errors=True)
         path = root / str(pid or os.getpid())
+        if pid is None:  # ours alone: gone with the worker (a killed one: at the next start)
+            atexit.register(shutil.rmtree, path, True)
     path.mkdir(parents=True, exist_ok=True)
     for entry in path.iterdir():
         if entry.is_file():

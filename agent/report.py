@@ -66,6 +66,7 @@ async def collect(url: str, first: date, last: date) -> list[Figures]:
 COLUMNS = [  # header, width, format of one Figures
     ("day", 24, lambda f: f.label),
     ("calls", 6, lambda f: str(f.calls)),
+    ("open", 5, lambda f: str(f.answered - f.completed)),
     ("contained", 9, lambda f: _pct(f.containment)),
     ("transfer", 8, lambda f: _pct(f.transfer_rate)),
     ("dropped", 7, lambda f: _pct(f.dropped_rate)),
@@ -102,7 +103,9 @@ def table(rows: Sequence[Figures]) -> str:
         lines.append("  ".join(fmt(fig).rjust(w) if i else fmt(fig).ljust(w)
                                for i, (_, w, fmt) in enumerate(COLUMNS)))
     total = rows[-1]
-    lines += ["", f"errors = final/all provider errors (final: the plugin gave up); by stage: "
+    lines += ["", "open = answered calls whose record was never closed (still running, or the "
+              "worker stopped before writing the end); rates count the closed ones",
+              f"errors = final/all provider errors (final: the plugin gave up); by stage: "
               f"{dict(total.errors_by_stage) or 'none'}; tool results: "
               f"{dict(total.tool_results) or 'none'}; dead air = agent-caused silences over "
               f"{DEAD_AIR_S:g} s / call time"]

@@ -28,13 +28,14 @@ async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return await asyncio.to_thread(server.create_database, f"r_{uuid.uuid4().hex[:12]}")
 
 
-async def _call(repo: Repository, uid: str, day: str, *, ended_by: str, duration: float,
-                channel: str = "sip", direction: str = "inbound") -> None:
+async def _call(repo: Repository, uid: str, day: str, *, ended_by: str | None,
+                duration: float | None, channel: str = "sip", direction: str = "inbound"
+                ) -> None:
     await repo.db.execute(
         "INSERT INTO calls (call_uid, room, channel, direction, started_at, ended_at, ended_by,"
         " end_reason, duration_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (uid, f"room-{uid}", channel, direction, f"{day}T13:00:00+00:00",
-         f"{day}T13:10:00+00:00", ended_by, "test", duration))
+         None if ended_by is None else f"{day}T13:10:00+00:00", ended_by, "test", duration))
 
 
 async def _line(repo: Repository, uid: str, role: str, start: float, end: float,
@@ -84,6 +85,7 @@ async def records(db_url: str) -> AsyncIterator[str]:
                     direction="outbound")
         await _call(repo, "c4", "2026-05-04", ended_by="error", duration=10.0)
         await _event(repo, "c4", "provider_error", "tts/elevenlabs/connection/final TTS: x")
+        await _call(repo, "c7", "2026-05-04", ended_by=None, duration=None)  # never closed
         for outcome in ("ok", "awaiting_confirmation", "denied", "failure"):
             await _audit(repo, outcome)
         # Day 2: one call the agent ended; and a call outside the range.
@@ -100,7 +102,8 @@ async def records(db_url: str) -> AsyncIterator[str]:
 async def test_one_day_of_records(records: str) -> None:
     (day,) = await report.collect(records, DAY1, DAY1)
     assert day.label == "2026-05-04"
-    assert (day.calls, day.answered, day.completed) == (4, 3, 3)  # the busy dial: not answered
+    # The busy dial was never answered; c7's record was never closed: in no rate.
+    assert (day.calls, day.answered, day.completed) == (5, 4, 3)
     assert day.containment == pytest.approx(1 / 3)
     assert day.transfer_rate == pytest.approx(1 / 3)
     assert day.dropped_rate == pytest.approx(1 / 3)
@@ -124,7 +127,7 @@ async def test_a_range_has_a_row_per_day_and_a_total(records: str) -> None:
     day2, empty, total = rows[1:]
     assert (day2.calls, day2.containment, day2.p50_s, day2.tool_calls) == (1, 1.0, 2.0, 1)
     assert empty.calls == 0 and empty.containment is None and empty.p50_s is None
-    assert total.calls == 5 and total.turns == 4  # the call of 05-07 is outside
+    assert total.calls == 6 and total.turns == 4  # the call of 05-07 is outside
     assert total.p50_s == pytest.approx(1.5)
     assert total.aht_s == pytest.approx((60 + 30 + 10 + 20) / 4)
 
@@ -136,8 +139,9 @@ def test_the_command_prints_the_table_and_writes_the_chart(
                         "2026-05-05", "--png", str(png)]) == 0
     out = capsys.readouterr().out
     header, day1, day2, rule, total = out.splitlines()[:5]
-    assert header.split()[:3] == ["day", "calls", "contained"]
-    assert day1.split()[:7] == ["2026-05-04", "4", "33.3%", "33.3%", "33.3%", "33.3", "3"]
+    assert header.split()[:4] == ["day", "calls", "open", "contained"]
+    assert day1.split()[:8] == ["2026-05-04", "5", "1", "33.3%", "33.3%", "33.3%", "33.3",
+                                "3"]
     assert day2.startswith("2026-05-05") and set(rule) == {"-"}
     assert total.startswith("total 2026-05-04 .. 2026-05-05")
     assert "2/3" in day1  # provider errors: final/all
