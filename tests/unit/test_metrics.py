@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,14 +19,16 @@ from prometheus_client import REGISTRY, Counter, Histogram
 from prometheus_client.metrics import MetricWrapperBase
 
 from agent import metrics_dir
-from agent.call_state import CallerInfo, CallState
 from agent.data.audit import TOOL_RESULTS, tool_result
 from agent.data.repository import Repository
-from agent.data.seed import seed
 from agent.observability import metrics
-from agent.tools import ToolServices, check_order_status
+from agent.tools import check_order_status
 from agent.tools.audit import audited
 from agent.tools.verification import NotAllowed
+from tests.unit import test_tool_guards as guards
+
+make_ctx = guards.make_ctx
+repo = guards.repo  # the seeded-database fixture
 
 ROOT = Path(__file__).resolve().parents[2]
 FAMILIES = [v for v in vars(metrics).values() if isinstance(v, MetricWrapperBase)]
@@ -153,22 +154,6 @@ def test_calls_transfers_and_load() -> None:
     assert value("phone_agent_call_capacity", agent="phone-agent-unit") == 8
 
 
-@pytest.fixture
-async def repo(tmp_path: Path) -> AsyncIterator[Repository]:
-    r = await Repository.open(f"sqlite:///{tmp_path}/metrics.db")
-    await seed(r)
-    try:
-        yield r
-    finally:
-        await r.close()
-
-
-class _Ctx:
-    def __init__(self, state: CallState) -> None:
-        self.userdata = state
-        self.function_call = None
-
-
 async def test_tool_calls_are_counted_by_result_with_latency(repo: Repository) -> None:
     @audited("read")
     async def metrics_probe(ctx: Any, what: str = "") -> str:
@@ -183,9 +168,7 @@ async def test_tool_calls_are_counted_by_result_with_latency(repo: Repository) -
     def count(result: str) -> float:
         return value("phone_agent_tool_calls_total", tool="metrics_probe", result=result)
 
-    state = CallState(caller=CallerInfo(kind="sip", phone_number="+14155550142"),
-                      services=ToolServices(repo=repo))
-    ctx = _Ctx(state)
+    ctx = make_ctx(repo)  # an unverified caller
     latency_before = value("phone_agent_tool_latency_seconds_count", tool="metrics_probe")
     assert await metrics_probe(ctx, what="") == "fine"
     for what in ("bad", "no", "boom"):

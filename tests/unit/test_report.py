@@ -3,9 +3,7 @@ the table and the PNG chart."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import uuid
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -14,18 +12,13 @@ import pytest
 
 from agent import report
 from agent.data.repository import Repository
-from tests.support.postgres import PostgresServer, postgres_server  # noqa: F401
+from tests.support.postgres import postgres_server  # noqa: F401  (db_url's PostgreSQL)
+from tests.unit import test_repository
+
+db_url = test_repository.db_url  # the fixture: SQLite, then PostgreSQL
 
 DAY1, DAY2 = date(2026, 5, 4), date(2026, 5, 5)
 T0 = 1_777_900_000.0  # an epoch second on DAY1 (2026-05-04 13:06:40 UTC)
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/calls.db"
-    server: PostgresServer = request.getfixturevalue("postgres_server")
-    return await asyncio.to_thread(server.create_database, f"r_{uuid.uuid4().hex[:12]}")
 
 
 async def _call(repo: Repository, uid: str, day: str, *, ended_by: str | None,
