@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import json
 import math
-import shutil
 import subprocess
 import time
 import urllib.parse
@@ -217,7 +216,6 @@ def test_the_llm_fault_shows_in_the_error_counter(run: Run) -> None:
         total(run.after, "phone_agent_provider_errors_total", **ERRORS_FINAL)
 
 
-@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool: Debian prometheus")
 def test_the_observed_fault_fires_the_error_rate_alert_in_promtool(run: Run,
                                                                    tmp_path: Path) -> None:
     """The series exactly as Prometheus stored them (names and every label, job and instance

@@ -256,3 +256,25 @@ def test_prepare_gives_each_worker_an_empty_directory(tmp_path: Path) -> None:
     (path / "histogram_42.db").write_bytes(b"old run")
     again = metrics_dir.prepare(env)  # an operator's (or inherited) directory: emptied
     assert again == path and list(path.iterdir()) == []
+
+
+async def test_fallbacks_of_a_fallback_adapter_are_counted() -> None:
+    """The framework's availability events: a provider that drops out is a fallback taken."""
+    from livekit.agents import AgentSession, stt
+    from livekit.agents.stt.fallback_adapter import AvailabilityChangedEvent
+
+    primary, backup = deepgram.STT(api_key="k"), deepgram.STT(api_key="k")
+    adapter = stt.FallbackAdapter([primary, backup])
+    session: AgentSession[None] = AgentSession(stt=adapter)
+    metrics.watch_session(session)
+    before = value("phone_agent_fallbacks_total", stage="stt", provider="deepgram")
+    adapter.emit("stt_availability_changed",
+                 AvailabilityChangedEvent(stt=primary, available=False))
+    adapter.emit("stt_availability_changed",
+                 AvailabilityChangedEvent(stt=primary, available=True))  # back: not a fallback
+    assert value("phone_agent_fallbacks_total", stage="stt", provider="deepgram") == before + 1
+    # The session's providers got their zero series: a first error is an increase.
+    assert REGISTRY.get_sample_value("phone_agent_provider_errors_total", {
+        "stage": "stt", "provider": "fallback", "kind": "timeout",
+        "recoverable": "false"}) is not None
+    await adapter.aclose()
