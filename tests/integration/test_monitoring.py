@@ -283,3 +283,40 @@ def _selector(labels: dict[str, str]) -> str:
 def _series(metric: dict[str, str]) -> str:
     labels = {k: v for k, v in metric.items() if k != "__name__"}
     return f"{metric['__name__']}{{{_selector(labels)}}}"
+
+
+def test_the_call_records_agree_with_the_metrics(run: Run, live_stack: LiveStack) -> None:
+    """What `python -m agent.report` reads (the call records) tells the same story."""
+    from datetime import UTC, datetime
+
+    from agent.data.repository import Repository
+    from agent.observability.quality import call_facts, figures
+
+    async def read() -> tuple[list[Any], list[Any]]:
+        repo = await Repository.open(live_stack.database_url)
+        try:
+            since = datetime.fromtimestamp(run.started - 2, UTC).isoformat(timespec="seconds")
+            return (await repo.calls_between(since, "9999-12-31"),
+                    await repo.events_of_calls_between(since, "9999-12-31"))
+        finally:
+            await repo.close()
+
+    records, events = asyncio.run(read())
+    facts = [call_facts(r, [e for e in events if e["call_uid"] == r["call_uid"]])
+             for r in records]
+    assert sorted((f.record["channel"], f.record["ended_by"]) for f in facts) == \
+        [("sip", "transfer"), ("standard", "caller")]
+    browser = next(f for f in facts if f.record["channel"] == "standard")
+    assert len(browser.latencies) == run.answered_turns
+    assert sum(browser.latencies) == pytest.approx(
+        run.delta("phone_agent_turn_latency_seconds_sum"), abs=0.01)
+    assert browser.errors["llm final"] == 1 and browser.errors["llm retried"] == LLM_ATTEMPTS - 1
+    # Every spoken line carries its speaking times (the dead-air figure is built from them),
+    # and the apology that ended the faulted turn's silence was recorded.
+    lines = [json.loads(e["detail"])["metrics"] for e in events
+             if e["call_uid"] == browser.record["call_uid"] and e["kind"] == "transcript"]
+    assert lines and all("started_speaking_at" in m and "stopped_speaking_at" in m
+                         for m in lines)
+    assert any(e["kind"] == "apology" for e in events)
+    fig = figures("run", facts, [])
+    assert fig.completed == 2 and fig.transfer_rate == 0.5 and fig.turns == 3
