@@ -29,6 +29,7 @@ from .call_state import CallerInfo, CallState
 from .config import Settings
 from .data import open_repository
 from .data.services import ToolServices
+from .observability import metrics
 from .observability.calls import CallRecorder
 from .speech_text import speech_text_transform
 from .telephony import outbound, warm_transfer
@@ -125,7 +126,9 @@ class Call:
         self.record.event(kind, f"{outcome.destination or '-'}: {outcome.detail}")
 
     async def keypad_human(self) -> None:
-        self.record_transfer(await keypad_handover(self.session, self.state, self.plan))
+        outcome = await keypad_handover(self.session, self.state, self.plan)
+        metrics.record_keypad_handover(outcome.ok)
+        self.record_transfer(outcome)
 
     async def keypad_entry(self, digits: str) -> None:
         self.session.generate_reply(user_input=f"(typed on the keypad: {' '.join(digits)})")

@@ -261,6 +261,16 @@ class Settings:
                                  "for joining", whole(30, 900), default="300")
     web_rate_limit: int = setting("WEB_RATE_LIMIT", "tokens one client address may get per "
                                   "minute", whole(1, 1000), default="10")
+    # --- monitoring (agent/observability: metrics, tracing) ---
+    metrics_port: int = setting("METRICS_PORT", "port of the worker's Prometheus /metrics "
+                                "(bound like the health check, AGENT_HEALTH_HOST, default "
+                                "127.0.0.1); 0 turns it off", whole(0, 65535), default="9100")
+    otel_endpoint: str | None = setting(
+        "OTEL_EXPORTER_OTLP_ENDPOINT", "OpenTelemetry collector the framework's traces and "
+        "metrics are exported to (OTLP); unset = no export", url("http", "https", optional=True))
+    otel_protocol: str = setting("OTEL_EXPORTER_OTLP_PROTOCOL", "OTLP transport: http/protobuf "
+                                 "(port 4318) | grpc (port 4317)",
+                                 one_of("http/protobuf", "grpc"), default="http/protobuf")
 
     @property
     def transfer_plan(self) -> TransferPlan:

@@ -16,11 +16,15 @@ from livekit.agents import AgentServer, JobContext, JobProcess
 from . import providers
 from .call import ProcessResources, run_call
 from .config import Settings, load_settings
+from .metrics_dir import ENV as METRICS_DIR_ENV
+from .observability import metrics, tracing
 from .observability.redaction import install_log_redaction
+from .tools import BUSINESS_TOOLS
 
 logger = logging.getLogger("phone-agent.worker")
 
 _RESOURCES = "resources"  # key in JobProcess.userdata
+_TELEMETRY = "telemetry"  # the OpenTelemetry providers of this process, when exporting
 
 
 def prewarm(proc: JobProcess) -> None:
@@ -34,6 +38,8 @@ def prewarm(proc: JobProcess) -> None:
         init_eot()  # load the v1-mini weights now, not on the first call
     proc.userdata[_RESOURCES] = ProcessResources(settings=settings, vad=providers.load_vad(),
                                                  turn_choice=choice)
+    proc.userdata[_TELEMETRY] = tracing.configure(settings)  # None unless OTLP is configured
+    metrics.initialize(tools=[t.info.name for t in BUSINESS_TOOLS])
     logger.info("turn detection: %s (%s)", choice.kind, choice.reason)
 
 
@@ -42,30 +48,41 @@ async def entrypoint(ctx: JobContext) -> None:
     if not isinstance(resources, ProcessResources):  # prewarm didn't run (console mode)
         prewarm(ctx.proc)
         resources = ctx.proc.userdata[_RESOURCES]
+    exported = ctx.proc.userdata.get(_TELEMETRY)
+    if isinstance(exported, tracing.Telemetry):
+        ctx.add_shutdown_callback(exported.flush)  # the job's spans leave before it exits
     await run_call(ctx, resources)
 
 
-def call_load(max_calls: int) -> Callable[[AgentServer], float]:
+def call_load(max_calls: int, agent_name: str = "phone-agent"
+              ) -> Callable[[AgentServer], float]:
     """The worker's load as livekit-server sees it: active calls / MAX_CONCURRENT_CALLS.
 
     The default is machine-wide CPU, and the server stops routing jobs to a worker whose
     reported load nears 1.0. On a shared host, CPU used by anything else would then make
     calls ring out unanswered; counting calls makes capacity a deliberate number, sized from
     the per-call cost measured by `python -m bench.cost`.
+
+    It runs in the main process every half second, so it also sets the active-calls and
+    capacity gauges: the jobs this process supervises are the calls, crashed ones included.
     """
 
     def load(server: AgentServer) -> float:
-        return min(1.0, len(server.active_jobs) / max_calls)
+        active = len(server.active_jobs)
+        metrics.record_load(agent_name, active, max_calls)
+        return min(1.0, active / max_calls)
 
     return load
 
 
-def build_server(settings: Settings) -> AgentServer:
+def build_server(settings: Settings, *, serve_metrics: bool = False) -> AgentServer:
+    """The worker. With `serve_metrics` (the CLI has prepared PROMETHEUS_MULTIPROC_DIR, see
+    agent/metrics_dir.py) it serves /metrics on METRICS_PORT, summed over all its processes."""
     server = AgentServer(
         setup_fnc=prewarm,
         num_idle_processes=settings.num_idle_processes,
         # Capacity is counted in calls, not machine CPU (see `call_load`): full at the limit.
-        load_fnc=call_load(settings.max_concurrent_calls),
+        load_fnc=call_load(settings.max_concurrent_calls, settings.agent_name),
         load_threshold=1.0,
         host=os.environ.get("AGENT_HEALTH_HOST", "127.0.0.1"),
         # Loading silero + the v1-mini weights takes a few seconds on a busy 2-core machine.
@@ -74,6 +91,8 @@ def build_server(settings: Settings) -> AgentServer:
         api_key=settings.livekit_api_key,
         api_secret=settings.livekit_api_secret,
         log_level=settings.log_level.upper(),
+        prometheus_port=settings.metrics_port if serve_metrics else None,
+        prometheus_multiproc_dir=os.environ.get(METRICS_DIR_ENV) if serve_metrics else None,
     )
     server.rtc_session(entrypoint, agent_name=settings.agent_name)
     return server

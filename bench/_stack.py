@@ -11,6 +11,8 @@ import contextlib
 import os
 import sys
 import tempfile
+import time
+import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,6 +68,25 @@ def local_stack(*, agent_name: str, script: Script, profile: LatencyProfile,
         stack.up(svc.livekit_server(), quiet=quiet)
         worker = stack.up(svc.worker("start", env=env), quiet=quiet)
         yield BenchStack(emulators, env, agent_name, key, secret, logs, worker)
+        wait_for_calls_to_close()
     finally:
         stack.down()
         emulators.stop_thread()
+
+
+def wait_for_calls_to_close(within: float = 20.0) -> None:
+    """Until the worker runs no call (its /metrics says so): stopping the stack sooner kills
+    the job processes before they write the end of their call records."""
+    url = f"http://127.0.0.1:{svc.WORKER_METRICS_PORT}/metrics"
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                text = r.read().decode()
+        except OSError:
+            return  # no metrics endpoint (METRICS_PORT=0): nothing to wait on
+        active = [line for line in text.splitlines()
+                  if line.startswith("phone_agent_active_calls{")]
+        if active and all(float(line.rsplit(" ", 1)[1]) == 0 for line in active):
+            return
+        time.sleep(0.5)

@@ -102,7 +102,8 @@ async def measure(pid: int, key: str, secret: str, n: int, window: float) -> dic
 async def main_async(args: argparse.Namespace) -> dict[str, Any]:
     script = Script([reply("We are open from eight until six.", repeat=True)])
     with local_stack(agent_name=AGENT, script=script, profile=LatencyProfile.reference(),
-                     phrases=[QUESTION], turn_detector="stt") as stack:
+                     phrases=[QUESTION], turn_detector="stt",
+                     database_url=args.database_url) as stack:
         key, secret = stack.key, stack.secret
         assert stack.worker.proc is not None
         pid = stack.worker.proc.pid
@@ -137,6 +138,9 @@ def main() -> None:
     require_netns("bench.cost")
     parser = argparse.ArgumentParser(prog="python -m bench.cost")
     parser.add_argument("--window", type=float, default=20.0)
+    parser.add_argument("--database-url", default=None,
+                        help="where the worker keeps its call records (default: a temporary "
+                             "SQLite file); `python -m agent.report` reads them")
     parser.add_argument("--out", type=Path,
                         default=Path("bench-results") / f"cost-{int(time.time())}.json")
     args = parser.parse_args()

@@ -296,6 +296,9 @@ def main() -> None:
                         help="TURN_DETECTOR for the worker (default stt: the espeak-ng test "
                              "voice reads as 'unfinished' to the audio model)")
     parser.add_argument("--out", type=Path, default=None)
+    parser.add_argument("--database-url", default=None,
+                        help="where the worker keeps its call records (default: a temporary "
+                             "SQLite file); `python -m agent.report` reads them")
     parser.add_argument("--breakdown", action="store_true",
                         help="also print p50/p95 per stage of a turn (caller -> STT -> LLM -> "
                              "TTS -> caller), from the emulators' wall-clock captures")
@@ -315,7 +318,8 @@ def main() -> None:
     script = Script([reply(GREETING, when="greet the caller"), reply(ANSWER, repeat=True)])
     started = time.monotonic()
     with local_stack(agent_name=AGENT, script=script, profile=profile, phrases=QUESTIONS,
-                     turn_detector=args.turn_detector) as stack:
+                     turn_detector=args.turn_detector,
+                     database_url=args.database_url) as stack:
         samples = asyncio.run(run_turns(stack, args.turns,
                                         started + args.max_seconds))
         logs = str(stack.logs)

@@ -1,7 +1,8 @@
 """`python -m devstack dev`: the local loop behind `make dev`.
 
-Starts Redis, livekit-server, the worker (`python agent.py dev`) and the browser page
-(`python -m agent.web`, its URL printed), and the provider emulators when `.env` has no real
+Starts Redis, livekit-server, the SIP bridge, the worker (`python agent.py dev`), the browser
+page (`python -m agent.web`, its URL printed) and Prometheus (monitoring/prometheus.yml), and
+the provider emulators when `.env` has no real
 provider keys. Ctrl-C stops everything it started.
 On machines where WebRTC must stay off real interfaces, `--netns on` (the Makefile's default
 when running as root) runs it all inside a private network namespace.
@@ -87,6 +88,7 @@ def dev(args: argparse.Namespace) -> int:
             _provision()
             worker = stack.up(svc.worker("dev", env=env))
             stack.up(svc.web(env=env))
+            stack.up(svc.prometheus())
             STATE_PID.write_text(str(os.getpid()))
         except svc.ServiceError as e:
             print(f"[dev] {e}", file=sys.stderr)
@@ -96,6 +98,11 @@ def dev(args: argparse.Namespace) -> int:
               "127.0.0.1:5060, worker registered.\n"
               f"[dev] talk to the agent in a browser: {svc.web_url(env)}\n"
               "[dev] or `make call` phones it. Ctrl-C stops everything.", flush=True)
+        print(f"[dev] monitoring: Prometheus {svc.PROMETHEUS_URL} (alerts: "
+              f"{svc.PROMETHEUS_URL}/alerts), scraping the worker's metrics "
+              f"http://127.0.0.1:{svc.WORKER_METRICS_PORT}/metrics, livekit-server's "
+              f":{svc.LIVEKIT_METRICS_PORT} and livekit-sip's :{svc.SIP_METRICS_PORT}; "
+              "Grafana dashboard: monitoring/grafana-dashboard.json", flush=True)
         if args.exit_when_ready:
             return 0
         return _follow(worker)

@@ -1,6 +1,6 @@
 """Start, watch and stop the local stack: Redis, livekit-server, the provider emulators, the
-agent worker and the browser page's web server. Used by `make dev`, the integration tests,
-the benchmark and the demo.
+agent worker, the browser page's web server and Prometheus. Used by `make dev`, the
+integration tests, the benchmark and the demo.
 
 Each service logs to `.state/logs/<name>.log`; a service that fails to become ready raises
 with the tail of its log, so the cause is on screen.
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -172,6 +173,33 @@ def livekit_sip() -> Service:
         raise ServiceError(f"{binary} is missing; run `make install` (scripts/install.sh)")
     return Service("livekit-sip", [str(binary), "--config", str(ROOT / "sip" / "livekit-sip.yaml")],
                    ready=lambda s: _sip_options_ok(), timeout=30)
+
+
+# Must match monitoring/prometheus.yml, METRICS_PORT's default (agent/config.py), livekit.yaml
+# (prometheus.port) and sip/livekit-sip.yaml (prometheus_port).
+PROMETHEUS_PORT = 9090
+PROMETHEUS_URL = f"http://127.0.0.1:{PROMETHEUS_PORT}"
+WORKER_METRICS_PORT = 9100
+LIVEKIT_METRICS_PORT = 6789
+SIP_METRICS_PORT = 6790
+MONITORING = ROOT / "monitoring"
+
+
+def prometheus(data_dir: Path | None = None) -> Service:
+    """Debian's Prometheus with monitoring/prometheus.yml: scrapes the worker, livekit-server
+    and livekit-sip and evaluates monitoring/alerts.yml. Loopback only; it sends nothing
+    anywhere (no remote write, no Alertmanager)."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        raise ServiceError("prometheus is missing; run `make install` (Debian package "
+                           "prometheus, scripts/install.sh)")
+    data = data_dir or STATE / "prometheus"
+    data.mkdir(parents=True, exist_ok=True)
+    argv = [binary, f"--config.file={MONITORING / 'prometheus.yml'}",
+            f"--storage.tsdb.path={data}", "--storage.tsdb.retention.time=2d",
+            f"--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}"]
+    return Service("prometheus", argv, timeout=30,
+                   ready=lambda s: _http_ok(f"{PROMETHEUS_URL}/-/ready"))
 
 
 def emulators(profile: str = "none", script: Path | None = None,

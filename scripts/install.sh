@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Installs what `make dev` and `make test` need; quick when everything is already there.
-#   Debian packages (when root and missing), the Python package with its test extra, the
-#   browser page's livekit-client from npm (agent/web/package-lock.json), and the pinned
-#   livekit-server built with `go install` into a per-user cache, linked into .bin/.
+#   Debian packages (when root and missing; prometheus brings promtool), the Python package
+#   with its test extra, the browser page's livekit-client from npm (agent/web/package-lock.json),
+#   and the pinned livekit-server built with `go install` into a per-user cache, linked into .bin/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LIVEKIT_SERVER_VERSION="v1.13.5"
@@ -12,7 +12,7 @@ LIVEKIT_SIP_VERSION="v1.8.0"
 CACHE="${PHONE_AGENT_CACHE:-$HOME/.cache/phone-agent}"
 PY="${PYTHON:-python3}"
 DEBS=(redis-server espeak-ng sox iproute2 postgresql baresip-core sip-tester
-      pkg-config libopus-dev libopusfile-dev libsoxr-dev chromium)
+      pkg-config libopus-dev libopusfile-dev libsoxr-dev chromium prometheus)
 # npm installs the page's livekit-client; Debian's nodejs/npm only when no node is there.
 command -v npm >/dev/null || DEBS+=(nodejs npm)
 

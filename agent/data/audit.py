@@ -10,6 +10,23 @@ from .store import Store
 # `status` columns are read straight into the `IdempotencyStatus` literal: the table's CHECK
 # constraint admits only "in_progress" and "done".
 
+# What an audit row's `outcome` means, in the five results the metrics and the call-quality
+# report use: ok (it ran, or read a change back for confirmation, or repeated a done one),
+# refused (the backend said no: not allowed, not confirmed), invalid (bad arguments),
+# error (it failed), cancelled (the caller moved on before it finished).
+TOOL_RESULTS: dict[str, str] = {
+    "ok": "ok", "duplicate": "ok", "awaiting_confirmation": "ok",
+    "denied": "refused", "not_confirmed": "refused",
+    "error": "invalid", "invalid_arguments": "invalid",
+    "failure": "error",
+    "cancelled": "cancelled",
+}
+
+
+def tool_result(outcome: str) -> str:
+    """The result class of an audit outcome (unknown outcomes count as errors)."""
+    return TOOL_RESULTS.get(outcome, "error")
+
 
 class AuditLog(Store):
     # -- audit log ---------------------------------------------------------------------------
@@ -33,6 +50,12 @@ class AuditLog(Store):
             sql += " AND tool = ?"
             params.append(tool)
         rows = await self.db.fetchall(sql + " ORDER BY id", params)
+        return [from_row(AuditEntry, r) for r in rows]
+
+    async def audit_between(self, start: str, end: str) -> list[AuditEntry]:
+        """Audit rows written in [start, end) (ISO-8601 UTC)."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM audit_log WHERE at >= ? AND at < ? ORDER BY id", (start, end))
         return [from_row(AuditEntry, r) for r in rows]
 
     # -- idempotency keys --------------------------------------------------------------------

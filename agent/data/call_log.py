@@ -56,6 +56,20 @@ class CallLog(Store):
             "SELECT * FROM calls ORDER BY started_at DESC LIMIT ?", (limit,))
         return [call_record(r) for r in rows]
 
+    async def calls_between(self, start: str, end: str) -> list[CallRecord]:
+        """Calls started in [start, end) (ISO-8601 UTC, as `utc_now()` writes them)."""
+        rows = await self.db.fetchall(
+            "SELECT * FROM calls WHERE started_at >= ? AND started_at < ? ORDER BY started_at",
+            (start, end))
+        return [call_record(r) for r in rows]
+
+    async def events_of_calls_between(self, start: str, end: str) -> list[CallEvent]:
+        """Every event of the calls started in [start, end), in the order written."""
+        rows = await self.db.fetchall(
+            "SELECT e.* FROM call_events e JOIN calls c ON c.call_uid = e.call_uid"
+            " WHERE c.started_at >= ? AND c.started_at < ? ORDER BY e.id", (start, end))
+        return [call_event(r) for r in rows]
+
     async def call_events(self, call_uid: str, kind: str | None = None) -> list[CallEvent]:
         sql, params = "SELECT * FROM call_events WHERE call_uid = ?", [call_uid]
         if kind is not None:

@@ -1,12 +1,14 @@
 """The call record: who called (masked), how it ended, a redacted transcript, per-turn latency.
 
 Every event is written as it happens, so a call that drops mid-way still leaves its record.
-Provider errors are logged and answered with a spoken apology instead of dead air.
+Provider errors are logged, counted and answered with a spoken apology instead of dead air.
+What is recorded is also counted in the Prometheus metrics (observability/metrics.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Coroutine
@@ -18,6 +20,7 @@ from livekit.agents.voice.events import ConversationItemAddedEvent
 from ..call_state import CallState, EndedBy
 from ..data.repository import Repository
 from ..phones import mask_phone
+from . import metrics
 from .redaction import redact
 
 logger = logging.getLogger("phone-agent.calls")
@@ -25,19 +28,19 @@ logger = logging.getLogger("phone-agent.calls")
 APOLOGY = "Sorry, I'm having a little trouble on my end. Could you say that again?"
 
 
+LATENCY_KEYS = ("e2e_latency", "end_of_turn_delay", "transcription_delay", "llm_node_ttft",
+                "tts_node_ttfb")
+# Wall-clock (epoch seconds) start and end of the line's speech: the report measures the
+# silences between turns from them (agent/observability/quality.py).
+TIMING_KEYS = ("started_speaking_at", "stopped_speaking_at")
+
+
 def _turn_metrics(item: llm.ChatMessage) -> dict[str, float]:
     metrics: dict[str, Any] = dict(item.metrics or {})
-    keep = (
-        "e2e_latency",
-        "end_of_turn_delay",
-        "transcription_delay",
-        "llm_node_ttft",
-        "tts_node_ttfb",
-    )
     return {
         k: round(float(v), 4)
         for k, v in metrics.items()
-        if k in keep and isinstance(v, int | float)
+        if k in LATENCY_KEYS + TIMING_KEYS and isinstance(v, int | float)
     }
 
 
@@ -74,20 +77,25 @@ class CallRecorder:
         self._session.on("conversation_item_added", self._on_item)
         self._session.on("error", self._on_error)
         self._session.on("close", self._on_close)
+        metrics.record_call_started(caller.direction, caller.kind)
+        metrics.watch_session(self._session)
 
     def _on_item(self, ev: ConversationItemAddedEvent) -> None:
         item = ev.item
         if not isinstance(item, llm.ChatMessage) or not item.text_content:
             return
-        metrics = _turn_metrics(item)
-        if item.role == "assistant" and "e2e_latency" in metrics:
-            logger.info("turn latency", extra={"call": self._state.call_uid, **metrics})
+        figures = _turn_metrics(item)
+        if item.role == "assistant" and "e2e_latency" in figures:
+            logger.info("turn latency", extra={"call": self._state.call_uid,
+                                               **{k: figures[k] for k in LATENCY_KEYS
+                                                  if k in figures}})
+        metrics.record_turn_item(item.role, figures, item.interrupted, self._state.caller.kind)
         self._spawn(
             self._repo.add_transcript_line(
                 call_uid=self._state.call_uid,
                 role=item.role,
                 text=redact(item.text_content),
-                metrics=metrics,
+                metrics=figures,
                 interrupted=item.interrupted,
             )
         )
@@ -96,6 +104,7 @@ class CallRecorder:
         err = ev.error
         source = type(ev.source).__name__ if ev.source is not None else "unknown"
         recoverable = bool(getattr(err, "recoverable", False))
+        stage, provider, kind = metrics.record_provider_error(ev)
         logger.warning(
             "provider error",
             extra={
@@ -109,7 +118,10 @@ class CallRecorder:
             self._repo.add_call_event(
                 call_uid=self._state.call_uid,
                 kind="provider_error",
-                detail=f"{source}: {redact(str(getattr(err, 'error', err)))[:300]}",
+                # "<stage>/<provider>/<kind>/<final|retried> <Source>: <message>" (the report
+                # groups by the first word)
+                detail=(f"{stage}/{provider}/{kind}/{'retried' if recoverable else 'final'} "
+                        f"{source}: {redact(str(getattr(err, 'error', err)))[:300]}"),
             )
         )
         # An LLM failure leaves the caller waiting on silence: say something. TTS failures
@@ -121,7 +133,12 @@ class CallRecorder:
             try:
                 self._session.say(APOLOGY, allow_interruptions=True, add_to_chat_ctx=False)
             except RuntimeError:
-                pass  # the session is closing; nothing to say to
+                return  # the session is closing; nothing to say to
+            # Not a transcript line (not in the chat context), but it ends the silence the
+            # caller hears: the report's dead-air figure needs when.
+            self._spawn(self._repo.add_call_event(
+                call_uid=self._state.call_uid, kind="apology",
+                detail=json.dumps({"at": round(time.time(), 3)})))
 
     def _on_close(self, ev: CloseEvent) -> None:
         reason_name = str(ev.reason.value)
@@ -131,6 +148,8 @@ class CallRecorder:
             else:
                 self._state.end(EndedBy.ERROR if ev.error is not None else EndedBy.AGENT)
         duration = round(time.monotonic() - self._started, 2)
+        metrics.record_call_ended(self._state.caller.direction, self._state.caller.kind,
+                                  self._state.ended_by)
         logger.info(
             "call ended",
             extra={
@@ -150,6 +169,7 @@ class CallRecorder:
 
     def event(self, kind: str, detail: str) -> None:
         """Record a call event (transfer attempts, outbound outcomes, ...)."""
+        metrics.record_call_event(kind)
         self._spawn(self._repo.add_call_event(call_uid=self._state.call_uid, kind=kind,
                                               detail=redact(detail)[:500]))
 

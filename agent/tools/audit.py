@@ -1,7 +1,8 @@
 """One audit row per business tool call, filler speech while a tool is slow, clean errors.
 
 * Audit - every call (redacted arguments, outcome, redacted result, latency, masked caller) is
-  written to `audit_log`. Guards label the outcome with `note_outcome`.
+  written to `audit_log`, and counted with its latency (phone_agent_tool_calls_total,
+  phone_agent_tool_latency_seconds). Guards label the outcome with `note_outcome`.
 * Slow tools - `audited` wraps each call in `ctx.with_filler(...)`: if the session has been
   idle for `ToolServices.filler_delay` seconds while the tool still runs, the caller hears a
   short "one moment" instead of silence.
@@ -28,7 +29,9 @@ from typing import Any, Protocol
 from livekit.agents import AgentSession, FunctionToolsExecutedEvent, RunContext, ToolError
 
 from agent.call_state import CallState
+from agent.data.audit import tool_result
 from agent.data.repository import AuditEntry
+from agent.observability import metrics
 from agent.observability.redaction import redact as shared_redact
 from agent.phones import mask_phone
 
@@ -142,6 +145,8 @@ def audited(kind: str = "read") -> Callable[[ToolBody], ToolBody]:
                     outcome = record.outcome
                 elif record.outcome == "not_confirmed":
                     outcome = "not_confirmed"
+                metrics.record_tool(tool_name, tool_result(outcome),
+                                    time.perf_counter() - started)
                 await asyncio.shield(_write_audit(ctx, tool_name, kwargs, outcome,
                                                   result if error is None else error,
                                                   latency_ms))
@@ -192,6 +197,7 @@ def audit_unparsed_calls(session: AgentSession[CallState], tool_names: Collectio
             if not out.is_error:
                 continue
             out.output = UNREADABLE_ARGUMENTS
+            metrics.record_tool(call.name, tool_result("invalid_arguments"), None)
             raw = {"raw_arguments": str(call.arguments)[:300]}
             task = asyncio.get_running_loop().create_task(
                 _write_audit(session, call.name, raw, "invalid_arguments",

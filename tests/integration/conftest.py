@@ -105,6 +105,20 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         emulators.stop_thread()
 
 
+@pytest.fixture(scope="session")
+def prometheus(live_stack: LiveStack, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[svc.Service]:
+    """The real Prometheus (monitoring/prometheus.yml) scraping the worker, livekit-server and
+    livekit-sip of this session, with its own empty storage."""
+    service = svc.prometheus(data_dir=tmp_path_factory.mktemp("prometheus"))
+    service.start()
+    try:
+        service.wait_ready()
+        yield service
+    finally:
+        service.stop()
+
+
 @pytest.fixture
 def stack(live_stack: LiveStack) -> LiveStack:
     live_stack.reset()
