@@ -25,8 +25,10 @@ from typing import Any
 
 import pytest
 import yaml
+from livekit import api
 from prometheus_client.parser import text_string_to_metric_families
 
+from agent.livekit_api import livekit_api_from_env
 from agent.observability.calls import APOLOGY
 from agent.providers import LLM_CONN_OPTIONS
 from devstack import services as svc
@@ -150,11 +152,23 @@ async def sip_keypad_call(sip: SipStack) -> None:
         await human.wait_for("CALL_ESTABLISHED", within=20)
 
 
+async def _end_leftover_rooms() -> None:
+    async with livekit_api_from_env({"LIVEKIT_URL": svc.LIVEKIT_URL,
+                                     "LIVEKIT_API_KEY": svc.livekit_keys()[0],
+                                     "LIVEKIT_API_SECRET": svc.livekit_keys()[1]}) as lk:
+        rooms = await lk.room.list_rooms(api.ListRoomsRequest())
+        for room in rooms.rooms:
+            await lk.room.delete_room(api.DeleteRoomRequest(room=room.name))
+
+
 @pytest.fixture(scope="module")
 def run(live_stack: LiveStack, sip_stack: SipStack, prometheus: svc.Service) -> Run:
     eventually(lambda: scalar('sum(up{job=~"worker|livekit-server|livekit-sip"})') == 3,
                "Prometheus scrapes the worker, livekit-server and livekit-sip")
     # Calls of earlier tests are over (their close is counted) before the baseline is taken.
+    # A room an earlier test left behind (a participant that never left) would keep its call
+    # going for the rest of the suite: end every room first, as an operator would.
+    asyncio.run(_end_leftover_rooms())
     eventually(lambda: total(worker_samples(), "phone_agent_active_calls") == 0,
                "no call in progress", within=90)
     live_stack.reset()
