@@ -7,6 +7,7 @@ for inbound, outbound and browser calls.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable
@@ -14,9 +15,10 @@ from collections.abc import Callable
 from livekit.agents import AgentServer, JobContext, JobProcess
 
 from . import providers
-from .call import ProcessResources, run_call
+from .call import ProcessResources, end_of_session, run_call
 from .config import Settings, load_settings
 from .observability.redaction import install_log_redaction
+from .webhooks.delivery import run_delivery
 
 logger = logging.getLogger("phone-agent.worker")
 
@@ -75,5 +77,20 @@ def build_server(settings: Settings) -> AgentServer:
         api_secret=settings.livekit_api_secret,
         log_level=settings.log_level.upper(),
     )
-    server.rtc_session(entrypoint, agent_name=settings.agent_name)
+    # The after-call work (recording, summary, call.ended) runs in on_session_end: the caller
+    # is gone, and the framework gives it session_end_timeout (300 s) even at shutdown.
+    server.rtc_session(entrypoint, agent_name=settings.agent_name, on_session_end=end_of_session)
+    if settings.webhook_urls:
+        server.on("worker_started", lambda: _start_delivery(settings))
     return server
+
+
+# The webhook delivery loop of this (main) process; a reference keeps the task alive.
+_DELIVERY: set[asyncio.Task[None]] = set()
+
+
+def _start_delivery(settings: Settings) -> None:
+    """Webhooks are sent from the worker's main process, never from a call's process."""
+    task = asyncio.get_running_loop().create_task(run_delivery(settings), name="webhooks")
+    _DELIVERY.add(task)
+    task.add_done_callback(_DELIVERY.discard)

@@ -45,8 +45,10 @@ class CallRecorder:
     """Writes the call record through the repository while the session runs."""
 
     def __init__(self, state: CallState, session: AgentSession[CallState],
-                 repo: Repository) -> None:
+                 repo: Repository, *, caller_key: str | None = None) -> None:
+        """`caller_key`: the keyed hash of the caller's number (`phones.caller_key`)."""
         self._state = state
+        self._caller_key = caller_key
         self._session = session
         self._repo = repo
         self._tasks: set[asyncio.Task[None]] = set()
@@ -69,6 +71,7 @@ class CallRecorder:
                 direction=caller.direction,
                 caller_masked=mask_phone(caller.phone_number),
                 sip_call_id=caller.call_id,
+                caller_key=self._caller_key,
             )
         )
         self._session.on("conversation_item_added", self._on_item)

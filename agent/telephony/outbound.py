@@ -209,6 +209,7 @@ async def connect(*, lk: api.LiveKitAPI, room: rtc.Room, session: AgentSession[C
 
     finish("answered", detail)
     agent.opened, agent.opened_at = True, time.time()
+    agent.announce_recording()  # a person answered: the notice first (RECORDING=consent|always)
     session.generate_reply(instructions=opening_instructions(request.purpose))
 
 
