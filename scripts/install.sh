@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # Installs what `make dev` and `make test` need; quick when everything is already there.
 #   Debian packages (when root and missing), the Python package with its test extra, and the
-#   pinned livekit-server built with `go install` into a per-user cache, linked into .bin/.
+#   pinned livekit-server, livekit-sip and SeaweedFS (weed) built with Go into a per-user
+#   cache, linked into .bin/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LIVEKIT_SERVER_VERSION="v1.13.5"
 # The SIP bridge. v1.8.0 is the newest release the Go module proxy serves to these machines
 # (v1.9+ and v1.11.0 answer 403 "not available"); it speaks the same protocol as the server.
 LIVEKIT_SIP_VERSION="v1.8.0"
+# SeaweedFS, the S3-compatible server the recording-store tests run against. It tags no Go
+# module releases, so it is pinned to a pseudo-version the Go module proxy serves.
+SEAWEEDFS_VERSION="v0.0.0-20261109003541-7506e5f91cd6"
 CACHE="${PHONE_AGENT_CACHE:-$HOME/.cache/phone-agent}"
 PY="${PYTHON:-python3}"
 DEBS=(redis-server espeak-ng sox iproute2 postgresql baresip-core sip-tester
@@ -66,7 +70,24 @@ if [[ ! -x "$sip_bin" ]]; then
   rm -rf "$work"
   mv "$sip_bin.tmp" "$sip_bin"
 fi
+weed_bin="$CACHE/weed-$SEAWEEDFS_VERSION"
+if [[ ! -x "$weed_bin" ]]; then
+  say "building SeaweedFS weed@$SEAWEEDFS_VERSION (first time only, a few minutes; log: .state/go-weed.log)"
+  # A throwaway module again: a dependency's `replace` lines don't apply to the module that
+  # requires it, so seaweedfs's own one is repeated here.
+  work="$(mktemp -d)"
+  printf 'module phoneagent/weedbuild\n\ngo 1.26\n\nrequire github.com/seaweedfs/seaweedfs %s\n\nreplace github.com/tyler-smith/go-bip39 => github.com/cosmos/go-bip39 v1.0.0\n' \
+    "$SEAWEEDFS_VERSION" >"$work/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/seaweedfs/seaweedfs/weed"\n' \
+    >"$work/tools.go"
+  (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags="-s -w" \
+    -o "$weed_bin.tmp" github.com/seaweedfs/seaweedfs/weed) >.state/go-weed.log 2>&1 \
+    || { echo "building SeaweedFS failed; see .state/go-weed.log" >&2; rm -rf "$work"; exit 1; }
+  rm -rf "$work"
+  mv "$weed_bin.tmp" "$weed_bin"
+fi
 mkdir -p .bin
 ln -sf "$server_bin" .bin/livekit-server
 ln -sf "$sip_bin" .bin/livekit-sip
+ln -sf "$weed_bin" .bin/weed
 say "ready: $(.bin/livekit-server --version 2>/dev/null | head -1)"
