@@ -18,7 +18,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from livekit.agents import llm
@@ -64,7 +64,7 @@ class AfterCall:
         await self.webhooks.flush()
 
     async def _recording(self) -> RecordingResult | None:
-        started = datetime.fromtimestamp(self.state.started_at).astimezone()
+        started = datetime.fromtimestamp(self.state.started_at, UTC)
         try:
             result = await asyncio.wait_for(self.recording.finish(started), RECORDING_TIMEOUT_S)
         except Exception as exc:  # a hung upload: finish() handles every other failure
