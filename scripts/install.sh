@@ -54,37 +54,35 @@ if [[ ! -x "$server_bin" ]]; then
     || { echo "building livekit-server failed; see .state/go.log" >&2; exit 1; }
   mv "$CACHE/gobin/server" "$server_bin"
 fi
+# Builds PACKAGE of MODULE@VERSION through a throwaway module that requires it: `go install
+# pkg@version` also asks the proxy for the module's version list, which it refuses for some
+# modules (livekit-sip), and a dependency's `replace` lines only count when the main module
+# repeats them (seaweedfs has one). Extra arguments go to `go build`.
+go_build_pinned() {  # BIN MODULE VERSION PACKAGE LOG CGO_ENABLED GO_MOD_EXTRA [BUILD FLAGS...]
+  local bin=$1 module=$2 version=$3 pkg=$4 log=$5 cgo=$6 extra=$7 work
+  shift 7
+  work="$(mktemp -d)"
+  printf 'module phoneagent/build\n\ngo 1.26\n\nrequire %s %s\n%s' "$module" "$version" "$extra" \
+    >"$work/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$work/tools.go"
+  (cd "$work" && CGO_ENABLED=$cgo GOFLAGS=-mod=mod go build "$@" -o "$bin.tmp" "$pkg") \
+    >"$log" 2>&1 || { echo "building $pkg failed; see $log" >&2; rm -rf "$work"; exit 1; }
+  rm -rf "$work"
+  mv "$bin.tmp" "$bin"
+}
 sip_bin="$CACHE/livekit-sip-$LIVEKIT_SIP_VERSION"
 if [[ ! -x "$sip_bin" ]]; then
   say "building livekit-sip@$LIVEKIT_SIP_VERSION (cgo; first time only, a few minutes; log: .state/go-sip.log)"
-  # Built through a throwaway module that requires the release: `go install pkg@version`
-  # also asks the proxy for the module's version list, which it refuses for this module.
-  work="$(mktemp -d)"
-  printf 'module phoneagent/sipbuild\n\ngo 1.26\n\nrequire github.com/livekit/sip %s\n' \
-    "$LIVEKIT_SIP_VERSION" >"$work/go.mod"
-  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/livekit/sip/cmd/livekit-sip"\n' \
-    >"$work/tools.go"
-  (cd "$work" && CGO_ENABLED=1 GOFLAGS=-mod=mod go build -o "$sip_bin.tmp" \
-    github.com/livekit/sip/cmd/livekit-sip) >.state/go-sip.log 2>&1 \
-    || { echo "building livekit-sip failed; see .state/go-sip.log" >&2; rm -rf "$work"; exit 1; }
-  rm -rf "$work"
-  mv "$sip_bin.tmp" "$sip_bin"
+  go_build_pinned "$sip_bin" github.com/livekit/sip "$LIVEKIT_SIP_VERSION" \
+    github.com/livekit/sip/cmd/livekit-sip .state/go-sip.log 1 ""
 fi
 weed_bin="$CACHE/weed-$SEAWEEDFS_VERSION"
 if [[ ! -x "$weed_bin" ]]; then
   say "building SeaweedFS weed@$SEAWEEDFS_VERSION (first time only, a few minutes; log: .state/go-weed.log)"
-  # A throwaway module again: a dependency's `replace` lines don't apply to the module that
-  # requires it, so seaweedfs's own one is repeated here.
-  work="$(mktemp -d)"
-  printf 'module phoneagent/weedbuild\n\ngo 1.26\n\nrequire github.com/seaweedfs/seaweedfs %s\n\nreplace github.com/tyler-smith/go-bip39 => github.com/cosmos/go-bip39 v1.0.0\n' \
-    "$SEAWEEDFS_VERSION" >"$work/go.mod"
-  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/seaweedfs/seaweedfs/weed"\n' \
-    >"$work/tools.go"
-  (cd "$work" && CGO_ENABLED=0 GOFLAGS=-mod=mod go build -trimpath -ldflags="-s -w" \
-    -o "$weed_bin.tmp" github.com/seaweedfs/seaweedfs/weed) >.state/go-weed.log 2>&1 \
-    || { echo "building SeaweedFS failed; see .state/go-weed.log" >&2; rm -rf "$work"; exit 1; }
-  rm -rf "$work"
-  mv "$weed_bin.tmp" "$weed_bin"
+  go_build_pinned "$weed_bin" github.com/seaweedfs/seaweedfs "$SEAWEEDFS_VERSION" \
+    github.com/seaweedfs/seaweedfs/weed .state/go-weed.log 0 \
+    $'\nreplace github.com/tyler-smith/go-bip39 => github.com/cosmos/go-bip39 v1.0.0\n' \
+    -trimpath -ldflags="-s -w"
 fi
 mkdir -p .bin
 ln -sf "$server_bin" .bin/livekit-server

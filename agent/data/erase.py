@@ -7,9 +7,12 @@ reported, never skipped silently. A recording that is already gone counts as del
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from ..config import ConfigError, Settings, load_settings
 from ..recording.store import RecordingStore
 from .privacy import CallToErase, Erased
 from .repository import Repository
@@ -17,12 +20,13 @@ from .repository import Repository
 
 @dataclass
 class ErasureReport:
+    title: str = "removed"
     erased: Erased = field(default_factory=Erased)
     failures: list[str] = field(default_factory=list)
 
-    def lines(self, what: str) -> list[str]:
+    def lines(self) -> list[str]:
         e = self.erased
-        out = [f"{what}: {e.calls} calls, {e.transcript_lines} transcript lines, "
+        out = [f"{self.title}: {e.calls} calls, {e.transcript_lines} transcript lines, "
                f"{e.events} call events, {e.summaries} summaries, {e.recordings} recordings, "
                f"{e.webhook_deliveries} webhook deliveries, {e.idempotency_keys} idempotency "
                f"keys, {e.audit_rows} audit rows"]
@@ -49,3 +53,30 @@ async def erase_calls(repo: Repository, store: Callable[[], RecordingStore],
         done.append(call)
     report.erased.add(await repo.erase_calls(done, recordings_deleted=deleted))
     return {c.call_uid for c in calls} - {c.call_uid for c in done}
+
+
+def run_command(work: Callable[[Repository, Settings], Awaitable[ErasureReport]]) -> int:
+    """The purge and forget commands around `work`: settings, database, the printed report.
+    Exit codes: 0 done, 1 something could not be removed, 2 bad settings or input
+    (`work` raises ValueError)."""
+    try:
+        settings = load_settings()
+    except ConfigError as e:
+        print(e, file=sys.stderr)
+        return 2
+
+    async def run() -> ErasureReport:
+        repo = await Repository.open(settings.database_url)
+        try:
+            return await work(repo, settings)
+        finally:
+            await repo.close()
+
+    try:
+        report = asyncio.run(run())
+    except ValueError as e:
+        print(f"nothing removed: {e}", file=sys.stderr)
+        return 2
+    for line in report.lines():
+        print(line)
+    return 1 if report.failures else 0

@@ -19,19 +19,19 @@ Exit codes: 0 done, 1 something could not be removed (named; run again), 2 bad i
 from __future__ import annotations
 
 import argparse
-import asyncio
-import sys
 
-from ..config import ConfigError, Settings, load_settings
+from ..config import Settings
 from ..phones import caller_key, normalize_caller_number
 from ..recording.store import open_store
-from .erase import ErasureReport, erase_calls
+from .erase import ErasureReport, erase_calls, run_command
 from .repository import Repository
 
 
 async def forget(repo: Repository, settings: Settings, *, phone: str | None = None,
                  customer_id: int | None = None) -> ErasureReport:
     """Erase one caller, named by number or by account (ValueError if neither resolves)."""
+    report = ErasureReport("erased for the caller" if customer_id is None
+                           else f"erased for customer {customer_id}")
     if customer_id is not None:
         customer = await repo.customer_by_id(customer_id)
         if customer is None:
@@ -44,7 +44,6 @@ async def forget(repo: Repository, settings: Settings, *, phone: str | None = No
         phone = e164
         customer = await repo.customer_by_phone(e164)
         customer_id = customer.id if customer is not None else None
-    report = ErasureReport()
     calls = await repo.calls_of(caller_key=caller_key(phone, settings.caller_key_secret),
                                 customer_id=customer_id)
     await erase_calls(repo, lambda: open_store(settings), calls, report)
@@ -60,28 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     who.add_argument("--phone", help="the caller's number, e.g. +14155550142")
     who.add_argument("--customer", type=int, help="the customer account id")
     args = parser.parse_args(argv)
-    try:
-        settings = load_settings()
-    except ConfigError as e:
-        print(e, file=sys.stderr)
-        return 2
-
-    async def run() -> ErasureReport:
-        repo = await Repository.open(settings.database_url)
-        try:
-            return await forget(repo, settings, phone=args.phone, customer_id=args.customer)
-        finally:
-            await repo.close()
-
-    try:
-        report = asyncio.run(run())
-    except ValueError as e:
-        print(f"nothing erased: {e}", file=sys.stderr)
-        return 2
-    who_text = f"customer {args.customer}" if args.customer is not None else "the caller"
-    for line in report.lines(f"erased for {who_text}"):
-        print(line)
-    return 1 if report.failures else 0
+    return run_command(lambda repo, settings: forget(repo, settings, phone=args.phone,
+                                                     customer_id=args.customer))
 
 
 if __name__ == "__main__":

@@ -16,11 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 
-from ..config import ConfigError, Settings, load_settings
+from ..config import Settings
 from ..recording.store import open_store
-from .erase import ErasureReport, erase_calls
+from .erase import ErasureReport, erase_calls, run_command
 from .repository import Repository
 
 BATCH_PAUSE_S = 0.05
@@ -28,7 +27,9 @@ BATCH_PAUSE_S = 0.05
 
 async def purge(repo: Repository, settings: Settings, *, days: int, audit_days: int,
                 batch_size: int = 200) -> ErasureReport:
-    report = ErasureReport()
+    kept = (f"calls older than {days} days" if days else "calls kept forever") + ", " + \
+        (f"audit rows older than {audit_days} days" if audit_days else "audit kept forever")
+    report = ErasureReport(f"purged ({kept})")
     if days > 0:
         stuck: set[str] = set()  # calls whose recording would not delete: skipped this run
         while True:
@@ -52,32 +53,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--audit-days", type=int, help="override AUDIT_RETENTION_DAYS")
     parser.add_argument("--batch-size", type=int, default=200)
     args = parser.parse_args(argv)
-    try:
-        settings = load_settings()
-    except ConfigError as e:
-        print(e, file=sys.stderr)
-        return 2
-    days = settings.retention_days if args.days is None else args.days
-    audit_days = settings.audit_retention_days if args.audit_days is None else args.audit_days
-    if days < 0 or audit_days < 0 or args.batch_size < 1:
-        print("--days and --audit-days must be 0 or more, --batch-size 1 or more",
-              file=sys.stderr)
-        return 2
 
-    async def run() -> ErasureReport:
-        repo = await Repository.open(settings.database_url)
-        try:
-            return await purge(repo, settings, days=days, audit_days=audit_days,
-                               batch_size=args.batch_size)
-        finally:
-            await repo.close()
+    async def work(repo: Repository, settings: Settings) -> ErasureReport:
+        days = settings.retention_days if args.days is None else args.days
+        audit = settings.audit_retention_days if args.audit_days is None else args.audit_days
+        if days < 0 or audit < 0 or args.batch_size < 1:
+            raise ValueError("--days and --audit-days must be 0 or more, --batch-size 1 or more")
+        return await purge(repo, settings, days=days, audit_days=audit,
+                           batch_size=args.batch_size)
 
-    report = asyncio.run(run())
-    kept = (f"calls older than {days} days" if days else "calls kept forever") + ", " + \
-        (f"audit rows older than {audit_days} days" if audit_days else "audit kept forever")
-    for line in report.lines(f"purged ({kept})"):
-        print(line)
-    return 1 if report.failures else 0
+    return run_command(work)
 
 
 if __name__ == "__main__":

@@ -82,13 +82,9 @@ class WebhookOutbox(Store):
 
     async def webhooks(self, *, call_uid: str | None = None,
                        status: str | None = None) -> list[WebhookDelivery]:
-        sql = "SELECT * FROM webhook_outbox WHERE 1 = 1"
-        params: list[SqlValue] = []
-        if call_uid is not None:
-            sql += " AND call_uid = ?"
-            params.append(call_uid)
-        if status is not None:
-            sql += " AND status = ?"
-            params.append(status)
-        rows = await self.db.fetchall(sql + " ORDER BY id", params)
+        wanted: dict[str, SqlValue] = {"call_uid": call_uid, "status": status}
+        given = {column: value for column, value in wanted.items() if value is not None}
+        where = " AND ".join(f"{column} = ?" for column in given) or "1 = 1"
+        rows = await self.db.fetchall(f"SELECT * FROM webhook_outbox WHERE {where} ORDER BY id",
+                                      list(given.values()))
         return [from_row(WebhookDelivery, r) for r in rows]

@@ -155,6 +155,15 @@ async def finished(stack: AfterCallStack, within: float = 90.0
         await repo.close()
 
 
+async def declined_by(stack: AfterCallStack, call_uid: str) -> list[str | None]:
+    """Who declined the recording, from the call's recording_declined events."""
+    repo = await Repository.open(stack.database_url)
+    try:
+        return [e["detail"] for e in await repo.call_events(call_uid, kind="recording_declined")]
+    finally:
+        await repo.close()
+
+
 def channel_energy(ogg: bytes) -> tuple[float, float]:
     """RMS of the left (caller) and right (agent) channel of a recording."""
     import av
@@ -233,12 +242,7 @@ async def test_declined_on_the_keypad_nothing_is_recorded(
     assert record["recording_uri"] is None and record["recording_sha256"] is None
     assert not [k for k in stack.s3.keys("calls/") if record["call_uid"] in k]
     assert "recording.ready" not in hooks and "call.ended" in hooks
-    repo = await Repository.open(stack.database_url)
-    try:
-        events = await repo.call_events(record["call_uid"], kind="recording_declined")
-    finally:
-        await repo.close()
-    assert [e["detail"] for e in events] == ["keypad"]
+    assert await declined_by(stack, record["call_uid"]) == ["keypad"]
 
 
 async def test_declined_in_words_nothing_is_recorded_even_if_the_model_ignores_it(
@@ -261,9 +265,4 @@ async def test_declined_in_words_nothing_is_recorded_even_if_the_model_ignores_i
     assert record["recording_consent"] == "declined" and record["recording_status"] == "none"
     assert not [k for k in stack.s3.keys("calls/") if record["call_uid"] in k]
     assert "recording.ready" not in hooks
-    repo = await Repository.open(stack.database_url)
-    try:
-        events = await repo.call_events(record["call_uid"], kind="recording_declined")
-    finally:
-        await repo.close()
-    assert [e["detail"] for e in events] == ["speech"]
+    assert await declined_by(stack, record["call_uid"]) == ["speech"]
