@@ -36,6 +36,16 @@ def caller_key(number: str | None, secret: str) -> str | None:
     return hmac.new(secret.encode(), e164.encode(), hashlib.sha256).hexdigest()
 
 
+def without_number(text: str, number: str | None) -> str:
+    """`text` with the caller's number masked: the SIP dispatch rule names each room
+    `call-_<caller number>_<id>`, which the call record must not keep."""
+    e164 = normalize_caller_number(number)
+    masked = mask_phone(e164)
+    if not e164 or not masked:
+        return text
+    return text.replace(e164, masked).replace(e164[1:], masked)
+
+
 _NOT_A_NUMBER = ("That doesn't look like a phone number. Please say the digits, "
                  "including the area code.")
 

@@ -17,7 +17,7 @@ from livekit.agents.voice.events import ConversationItemAddedEvent
 
 from ..call_state import CallState, EndedBy
 from ..data.repository import Repository
-from ..phones import mask_phone
+from ..phones import mask_phone, without_number
 from .redaction import redact
 
 logger = logging.getLogger("phone-agent.calls")
@@ -66,7 +66,7 @@ class CallRecorder:
         self._spawn(
             self._repo.start_call(
                 call_uid=self._state.call_uid,
-                room=self._state.room_name,
+                room=without_number(self._state.room_name, caller.phone_number),
                 channel=caller.kind,
                 direction=caller.direction,
                 caller_masked=mask_phone(caller.phone_number),

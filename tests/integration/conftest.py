@@ -20,6 +20,7 @@ from devstack import services as svc
 from devstack.caller import TestCaller, caller_token
 from emulators import LatencyProfile, ProviderEmulators
 from emulators.llm_script import Script
+from tests.support.s3 import s3_server  # noqa: F401  (one SeaweedFS for every module)
 
 AGENT_NAME = "phone-agent-test"
 # Phrases the callers in these tests say; the STT emulator recognizes among them.

@@ -34,7 +34,7 @@ from devstack import services as svc
 from devstack.caller import TestCaller, caller_token
 from emulators.llm_script import Script, reply
 from emulators.speech import synthesize
-from tests.support.s3 import S3Server, s3_server  # noqa: F401
+from tests.support.s3 import S3Server
 
 from .conftest import PHRASES, LiveStack
 
@@ -98,7 +98,7 @@ class AfterCallStack:
 
 
 @pytest.fixture(scope="module")
-def after_call_stack(live_stack: LiveStack, s3_server: S3Server,  # noqa: F811
+def after_call_stack(live_stack: LiveStack, s3_server: S3Server,
                      tmp_path_factory: pytest.TempPathFactory) -> Iterator[AfterCallStack]:
     hooks = ReceiverThread()
     hooks.start()
@@ -125,14 +125,16 @@ def script(*turns: Any) -> Script:
 
 
 async def opening(stack: AfterCallStack, caller: TestCaller) -> None:
-    """Wait until the notice and the greeting have been spoken and the line is quiet."""
+    """Wait until the notice and the greeting have been played out. The notice can't be
+    interrupted (the caller's audio is not listened to meanwhile), and the greeting may
+    follow it after a pause, so: the greeting synthesized, then 2 s without agent audio."""
     await asyncio.wait_for(caller.agent_joined.wait(), 30)
-    burst = await caller.wait_for_speech(after=0.0, within=40)
-    deadline = time.monotonic() + 40
-    while GREETING not in stack.live.emulators.tts_texts:
-        assert time.monotonic() < deadline, "the greeting was never spoken"
+    await caller.wait_for_speech(after=0.0, within=40)
+    deadline = time.monotonic() + 60
+    while (GREETING not in stack.live.emulators.tts_texts
+           or time.monotonic() - caller.bursts[-1].end < 2.0):
+        assert time.monotonic() < deadline, "the notice and greeting never finished"
         await asyncio.sleep(0.2)
-    await caller.wait_until_quiet(burst)
 
 
 async def finished(stack: AfterCallStack, within: float = 90.0

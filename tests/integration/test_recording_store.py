@@ -14,7 +14,7 @@ from agent.data.forget import forget
 from agent.data.repository import Repository
 from agent.phones import caller_key
 from agent.recording.store import S3Store, open_store
-from tests.support.s3 import S3Server, s3_server  # noqa: F401
+from tests.support.s3 import S3Server
 
 CALLER = "+14155550199"
 BASE_ENV = {
@@ -30,7 +30,7 @@ def recording(tmp_path: Path, content: bytes) -> Path:
     return path
 
 
-async def test_save_read_delete_on_a_real_s3_server(s3_server: S3Server,  # noqa: F811
+async def test_save_read_delete_on_a_real_s3_server(s3_server: S3Server,
                                                     tmp_path: Path) -> None:
     settings = load_settings({**BASE_ENV, **s3_server.env("calls")})
     store = open_store(settings)
@@ -53,7 +53,7 @@ async def test_save_read_delete_on_a_real_s3_server(s3_server: S3Server,  # noqa
     assert "calls/2026/11/09/abc.ogg" not in s3_server.keys("calls/")
 
 
-async def test_wrong_credentials_fail_loudly(s3_server: S3Server,  # noqa: F811
+async def test_wrong_credentials_fail_loudly(s3_server: S3Server,
                                              tmp_path: Path) -> None:
     store = S3Store(s3_server.bucket, "calls", endpoint_url=s3_server.endpoint,
                     region="us-east-1", access_key_id=s3_server.access_key,
@@ -65,7 +65,7 @@ async def test_wrong_credentials_fail_loudly(s3_server: S3Server,  # noqa: F811
 
 
 async def test_forget_deletes_the_callers_recordings_from_the_bucket(
-        s3_server: S3Server, tmp_path: Path) -> None:  # noqa: F811
+        s3_server: S3Server, tmp_path: Path) -> None:
     db_url = f"sqlite:///{tmp_path}/calls.db"
     settings = load_settings({**BASE_ENV, **s3_server.env("forget"), "DATABASE_URL": db_url,
                               "CALLER_HASH_KEY": "k" * 40})

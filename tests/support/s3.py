@@ -11,6 +11,7 @@ Only inside the private network namespace (the integration tests' conftest skips
 from __future__ import annotations
 
 import secrets
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -51,14 +52,22 @@ class S3Server:
         return [o["Key"] for o in listing.get("Contents", [])]
 
 
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    server = S3Server(endpoint=f"http://127.0.0.1:{svc.S3_PORT}",
+    """Registered once, in tests/integration/conftest.py: one server for the whole run."""
+    port = _free_port()
+    server = S3Server(endpoint=f"http://127.0.0.1:{port}",
                       access_key="test" + secrets.token_hex(8),
                       secret_key=secrets.token_urlsafe(24))
     service = svc.seaweedfs(tmp_path_factory.mktemp("seaweedfs"),
                             access_key=server.access_key, secret_key=server.secret_key,
-                            buckets=(BUCKET,))
+                            buckets=(BUCKET,), s3_port=port)
     service.start()
     try:
         service.wait_ready()

@@ -245,3 +245,24 @@ async def test_the_commands_print_what_they_removed(tmp_path: Path) -> None:
                                   cwd=tmp_path)
     assert bad.returncode == 2 and "not a phone number" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+async def test_the_call_record_keeps_a_key_and_a_mask_never_the_number(
+        repo: Repository, settings: Settings) -> None:
+    from livekit.agents import AgentSession
+
+    from agent.call_state import CallerInfo, CallState
+    from agent.observability.calls import CallRecorder
+
+    # livekit-sip's individual dispatch rule names the room after the caller's number
+    state = CallState(room_name=f"call-_{MARIA}_Xy12", caller=CallerInfo(
+        identity=f"sip_{MARIA}", kind="sip", phone_number=MARIA, call_id="SCL_9"))
+    key = caller_key(MARIA, settings.caller_key_secret)
+    recorder = CallRecorder(state, AgentSession(), repo, caller_key=key)
+    recorder.attach()
+    await recorder.flush()
+    row = await repo.db.fetchone("SELECT * FROM calls WHERE call_uid = ?", (state.call_uid,))
+    assert row is not None and row["caller_key"] == key and row["room"] == "call-_…0142_Xy12"
+    assert MARIA[1:] not in json.dumps(row)
+    assert caller_key("(415) 555-0142", settings.caller_key_secret) == key  # any spelling
+    assert caller_key(MARIA, "another key") != key
