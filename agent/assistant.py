@@ -12,6 +12,7 @@ from livekit.agents.voice import SpeechHandle
 
 from . import prompts
 from .call_state import CallState
+from .recording.consent import RecordingConsent
 from .telephony.end_call import make_end_call_tool
 from .tools import BUSINESS_TOOLS
 
@@ -52,14 +53,19 @@ class PhoneAssistant(Agent):
         call_tools: Sequence[llm.FunctionTool | llm.RawFunctionTool] = (),
         extra_instructions: str = "",
         chat_ctx: llm.ChatContext | None = None,
+        recording: RecordingConsent | None = None,
     ) -> None:
         """`call_tools`: the telephony tools of this call (transfers; none for a browser
         caller), built by agent/call.py;
-        `extra_instructions`: appended to the prompt (an outbound call's purpose)."""
+        `extra_instructions`: appended to the prompt (an outbound call's purpose);
+        `recording`: the call's recording consent, whose notice opens the call."""
         self._state = state
+        self._recording = recording
         instructions = prompts.instructions(state.caller if state is not None else None)
         if state is not None:
             instructions += "\n" + prompts.caller_context(state.caller)
+        if recording is not None and recording.instructions:
+            instructions += "\n" + recording.instructions
         if extra_instructions:
             instructions += "\n" + extra_instructions
         super().__init__(
@@ -95,9 +101,20 @@ class PhoneAssistant(Agent):
         speech = self.session.current_speech
         return speech is not None and not speech.interrupted and not speech.done()
 
+    def announce_recording(self) -> None:
+        """Speak the recording notice: fixed words from the backend, never left to the model.
+        The recording counts as announced only once the notice has played out in full."""
+        consent = self._recording
+        if consent is None or consent.notice is None:
+            return
+        handle = self.session.say(consent.notice, allow_interruptions=False,
+                                  add_to_chat_ctx=True)
+        handle.add_done_callback(lambda h: None if h.interrupted else consent.announced())
+
     async def on_enter(self) -> None:
         if self._state is None:
             self._state = self.session.userdata if self._has_userdata() else None
+        self.announce_recording()
         handle = self.session.generate_reply(instructions=prompts.GREETING_INSTRUCTIONS,
                                              allow_interruptions=True)
         await handle

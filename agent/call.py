@@ -6,10 +6,13 @@ calls all follow.
         CallState ─► AgentSession (providers.py) ─► call record (observability/calls.py)
         tools: business tools + cold/warm transfer + end_call (assistant.py, telephony/)
         keypad (telephony/keypad.py) and hang-up detection on the room
+        recording consent (recording/) and webhooks (webhooks/events.py)
         session.start(...) ─► outbound calls then dial (telephony/outbound.py)
     the session closes (caller gone, end_call, transfer) ─► the record is closed, and for phone
     calls the room is deleted, which hangs up the phone leg — unless a warm transfer left
     caller and colleague talking in it.
+    then, off the live path (worker's on_session_end ─► `end_of_session`): the recording, the
+    summary and outcome, the call.ended webhook (after_call.py).
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ from livekit import rtc
 from livekit.agents import AgentSession, CloseEvent, JobContext, room_io, vad
 
 from . import providers
+from .after_call import AfterCall
+from .analysis.outcome import TRANSFER_EVENTS
 from .assistant import PhoneAssistant
 from .call_state import CallerInfo, CallState
 from .config import Settings
@@ -31,12 +36,18 @@ from .data import open_repository
 from .data.services import ToolServices
 from .observability import metrics
 from .observability.calls import CallRecorder
+from .observability.redaction import redact
+from .phones import caller_key, mask_phone
+from .recording.capture import CallRecording
+from .recording.consent import DECLINED_SENTENCE, RecordingConsent
+from .recording.store import open_store
 from .speech_text import speech_text_transform
 from .telephony import outbound, warm_transfer
 from .telephony.caller import caller_from_participant
 from .telephony.cold_transfer import TransferOutcome, make_transfer_tool
 from .telephony.keypad import KeypadInput, dtmf_digit, keypad_handover
 from .tools import attach_tool_audit
+from .webhooks.events import CALL_STARTED, CALL_TRANSFERRED, Webhooks
 
 logger = logging.getLogger("phone-agent.call")
 
@@ -102,7 +113,17 @@ class Call:
         self.request = request
         self.session = build_session(resources, state)
         attach_tool_audit(self.session)
-        self.record = CallRecorder(state, self.session, services.repo)
+        self.record = CallRecorder(
+            state, self.session, services.repo,
+            caller_key=caller_key(state.caller.phone_number, self.settings.caller_key_secret))
+        self.webhooks = Webhooks(services.repo, self.settings.webhook_urls, state.call_uid)
+        consent = RecordingConsent(self.settings.recording)
+        self.recording = CallRecording(consent, self.session, call_uid=state.call_uid,
+                                       repo=services.repo, store=lambda: open_store(self.settings),
+                                       on_event=self.record.event)
+        self.after_call = AfterCall(state, self.settings, services.repo, self.record,
+                                    self.recording, self.webhooks,
+                                    lambda: providers.build_summary_llm(self.settings))
         self.plan = self.settings.transfer_plan
         # Set when a warm transfer leaves caller and colleague in the room: keep it.
         self.handed_off = False
@@ -110,20 +131,34 @@ class Call:
         # prompt (prompts.instructions) turns "talk to a person" into a callback offer.
         call_tools = [
             make_transfer_tool(self.plan, on_outcome=self.record_transfer),
-            *warm_transfer.tools_for(self.settings, self.record.event, self.leave),
+            *warm_transfer.tools_for(self.settings, self.on_event, self.leave),
         ] if state.caller.is_phone else []
+        if consent.mode == "consent":
+            call_tools.append(self.recording.stop_tool())
         if request is not None:
             self.agent: PhoneAssistant = outbound.OutboundAssistant(
-                purpose=request.purpose, state=state, call_tools=call_tools)
+                purpose=request.purpose, state=state, call_tools=call_tools, recording=consent)
         else:
-            self.agent = PhoneAssistant(state=state, call_tools=call_tools)
-        self.keypad = KeypadInput(state, on_human=self.keypad_human, on_entry=self.keypad_entry)
+            self.agent = PhoneAssistant(state=state, call_tools=call_tools, recording=consent)
+        self.keypad = KeypadInput(
+            state, on_human=self.keypad_human, on_entry=self.keypad_entry,
+            on_decline_recording=self.keypad_decline if consent.mode == "consent" else None)
 
     # --- events --------------------------------------------------------------------------
 
+    def on_event(self, kind: str, detail: str) -> None:
+        """A call event for the record; a completed transfer is also a webhook."""
+        self.record.event(kind, detail)
+        if kind in TRANSFER_EVENTS:
+            self.webhooks.spawn(CALL_TRANSFERRED, {"kind": kind, "detail": redact(detail)[:500]})
+
     def record_transfer(self, outcome: TransferOutcome) -> None:
         kind = "transfer" if outcome.ok else "transfer_failed"
-        self.record.event(kind, f"{outcome.destination or '-'}: {outcome.detail}")
+        self.on_event(kind, f"{outcome.destination or '-'}: {outcome.detail}")
+
+    def keypad_decline(self) -> None:
+        if self.recording.decline("keypad"):
+            self.session.say(DECLINED_SENTENCE, allow_interruptions=True)
 
     async def keypad_human(self) -> None:
         outcome = await keypad_handover(self.session, self.state, self.plan)
@@ -158,6 +193,13 @@ class Call:
     async def start(self) -> None:
         room = self.ctx.room
         self.record.attach()
+        self.recording.attach()
+        _CALLS[self.ctx.job.id] = self  # for `end_of_session`
+        self.webhooks.spawn(CALL_STARTED, {"call": {
+            "call_uid": self.state.call_uid, "channel": self.state.caller.kind,
+            "direction": self.state.caller.direction,
+            "caller_masked": mask_phone(self.state.caller.phone_number),
+            "recording": self.settings.recording}})
         self.ctx.add_shutdown_callback(self.record.flush)
         if self.state.caller.is_phone:
             room.on("sip_dtmf_received", self.on_dtmf)
@@ -173,12 +215,24 @@ class Call:
                 close_on_disconnect=True,
                 delete_room_on_close=False,  # on_session_close decides
             ),
+            record=self.recording.record_option,
         )
         if self.request is not None:
             assert isinstance(self.agent, outbound.OutboundAssistant)
             await outbound.connect(lk=self.ctx.api, room=room, session=self.session,
                                    state=self.state, agent=self.agent, request=self.request,
                                    settings=self.settings, on_event=self.record.event)
+
+
+# The call each job process is serving, by job id, until its session has ended.
+_CALLS: dict[str, Call] = {}
+
+
+async def end_of_session(ctx: JobContext) -> None:
+    """The worker's `on_session_end`: the after-call work, once the session has closed."""
+    call = _CALLS.pop(ctx.job.id, None)
+    if call is not None:
+        await call.after_call.run()
 
 
 def _log_delete_failure(fut: asyncio.Future[Any]) -> None:

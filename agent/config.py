@@ -12,6 +12,7 @@ pass. Secret values never appear in messages or in `repr()`.
 
 from __future__ import annotations
 
+import hmac
 import ipaddress
 import os
 import re
@@ -145,6 +146,19 @@ def sip_uri(value: str) -> str | None:
     return value
 
 
+def url_list(value: str) -> tuple[str, ...]:
+    urls = tuple(u.strip() for u in value.split(",") if u.strip())
+    for u in urls:
+        url("http", "https")(u)
+    return urls
+
+
+def recordings_store(value: str) -> str:
+    if "://" in value and not (value.startswith("s3://") and urlparse(value).netloc):
+        raise ValueError("must be a directory or s3://bucket[/prefix]")
+    return value
+
+
 # --- the declaration ---------------------------------------------------------------------------
 
 
@@ -272,6 +286,46 @@ class Settings:
                                  "(port 4318) | grpc (port 4317)",
                                  one_of("http/protobuf", "grpc"), default="http/protobuf")
 
+    # --- after the call (agent/recording, agent/analysis, agent/webhooks, agent/data) ---
+    recording: str = setting("RECORDING", "call recording: off | consent (announced; the caller "
+                             "may decline) | always (announced)",
+                             one_of("off", "consent", "always"), default="off")
+    recordings_store: str = setting("RECORDINGS_STORE", "where recordings go: a directory, or "
+                                    "s3://bucket[/prefix] (any S3-compatible service)",
+                                    recordings_store, default=".state/recordings")
+    s3_endpoint_url: str | None = setting("S3_ENDPOINT_URL", "S3-compatible endpoint (MinIO, "
+                                          "SeaweedFS, ...)", url("http", "https", optional=True),
+                                          doc_default="AWS S3")
+    s3_region: str = setting("S3_REGION", "S3 region", default="us-east-1")
+    s3_access_key_id: str | None = setting("S3_ACCESS_KEY_ID", "S3 access key (s3:// stores)",
+                                           optional_text, secret=True)
+    s3_secret_access_key: str | None = setting("S3_SECRET_ACCESS_KEY", "S3 secret key (s3:// "
+                                               "stores)", optional_text, secret=True)
+    call_summary: bool = setting("CALL_SUMMARY", "DeepSeek summary and outcome of every call, "
+                                 "after hang-up: on | off", on_off, default="on")
+    summary_thinking: bool = setting("SUMMARY_THINKING", "DeepSeek thinking for that summary: "
+                                     "on | off", on_off, default="on")
+    webhook_urls: tuple[str, ...] = setting("WEBHOOK_URLS", "where call events are POSTed: "
+                                            "http(s) URLs, comma-separated", url_list, default="")
+    webhook_secret: str | None = setting("WEBHOOK_SECRET", "HMAC-SHA256 webhook signing key (32+ "
+                                         "characters; needed with WEBHOOK_URLS)", optional_text,
+                                         secret=True)
+    webhook_max_attempts: int = setting("WEBHOOK_MAX_ATTEMPTS", "delivery attempts per event and "
+                                        "URL", whole(1, 50), default="12")
+    retention_days: int = setting("RETENTION_DAYS", "days calls (transcripts, events, recordings, "
+                                  "summaries) are kept; 0 = forever", whole(0, 36_500),
+                                  default="90")
+    audit_retention_days: int = setting("AUDIT_RETENTION_DAYS", "days tool audit rows are kept; "
+                                        "0 = forever", whole(0, 36_500), default="365")
+    caller_hash_key: str | None = setting(
+        "CALLER_HASH_KEY", "HMAC key that finds a caller's calls without storing the number",
+        optional_text, secret=True, doc_default="derived from LIVEKIT_API_SECRET")
+    @property
+    def caller_key_secret(self) -> str:
+        """CALLER_HASH_KEY, else a key derived from (never equal to) the LiveKit secret."""
+        return self.caller_hash_key or hmac.new(self.livekit_api_secret.encode(),
+                                                b"phone-agent caller key v1", "sha256").hexdigest()
+
     @property
     def transfer_plan(self) -> TransferPlan:
         return TransferPlan(self.transfer_destinations, self.transfer_fallback)
@@ -334,6 +388,15 @@ def load_settings(
     if lo is not None and hi is not None and hi < lo:
         problems.append(f"MAX_ENDPOINTING_DELAY must not be below MIN_ENDPOINTING_DELAY "
                         f"({hi} < {lo})")
+
+    if values.get("webhook_urls"):
+        secret = values.get("webhook_secret") or ""
+        if len(secret) < 32:
+            problems.append("WEBHOOK_SECRET must be set (32+ characters) when WEBHOOK_URLS is")
+    if str(values.get("recordings_store") or "").startswith("s3://") and not (
+            values.get("s3_access_key_id") and values.get("s3_secret_access_key")):
+        problems.append("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set for an s3:// "
+                        "RECORDINGS_STORE")
     if problems:
         raise ConfigError(problems)
     return Settings(**values)

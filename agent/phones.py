@@ -1,7 +1,9 @@
-"""Phone numbers: the one place that parses, normalises, masks and speaks them."""
+"""Phone numbers: the one place that parses, normalises, masks, hashes and speaks them."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 
 from livekit.agents import ToolError
@@ -20,6 +22,28 @@ def mask_phone(number: str | None) -> str | None:
     all show a number this way."""
     tail = last_digits(number)
     return f"…{tail}" if tail else None
+
+
+def caller_key(number: str | None, secret: str) -> str | None:
+    """A keyed hash (HMAC-SHA256) of the caller's E.164 number, stored with each call.
+
+    It finds one caller's calls for erasure (`python -m agent.data.forget --phone`) while the
+    database holds no number: without the key (CALLER_HASH_KEY, kept out of the database) the
+    hash can't be reversed by trying every number."""
+    e164 = normalize_caller_number(number)
+    if e164 is None:
+        return None
+    return hmac.new(secret.encode(), e164.encode(), hashlib.sha256).hexdigest()
+
+
+def without_number(text: str, number: str | None) -> str:
+    """`text` with the caller's number masked: the SIP dispatch rule names each room
+    `call-_<caller number>_<id>`, which the call record must not keep."""
+    e164 = normalize_caller_number(number)
+    masked = mask_phone(e164)
+    if not e164 or not masked:
+        return text
+    return text.replace(e164, masked).replace(e164[1:], masked)
 
 
 _NOT_A_NUMBER = ("That doesn't look like a phone number. Please say the digits, "

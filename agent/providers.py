@@ -243,6 +243,19 @@ def build_llm(settings: Settings) -> openai.LLM:
     )
 
 
+def build_summary_llm(settings: Settings) -> openai.LLM:
+    """DeepSeek for the after-call summary (agent/analysis): same model and endpoint, thinking
+    as SUMMARY_THINKING says. Nobody waits for it, and the request carries no tool calls, so
+    thinking's reasoning_content never has to be sent back."""
+    thinking = "enabled" if settings.summary_thinking else "disabled"
+    return openai.LLM(
+        model=settings.deepseek_model,
+        base_url=settings.deepseek_base_url,
+        api_key=settings.deepseek_api_key,
+        extra_body={"thinking": {"type": thinking}},
+    )
+
+
 def build_tts(settings: Settings, *, http_session: aiohttp.ClientSession | None = None
               ) -> elevenlabs.TTS:
     kwargs: dict[str, Any] = {}

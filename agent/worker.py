@@ -7,6 +7,7 @@ for inbound, outbound and browser calls.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Callable
@@ -14,12 +15,13 @@ from collections.abc import Callable
 from livekit.agents import AgentServer, JobContext, JobProcess
 
 from . import providers
-from .call import ProcessResources, run_call
+from .call import ProcessResources, end_of_session, run_call
 from .config import Settings, load_settings
 from .metrics_dir import ENV as METRICS_DIR_ENV
 from .observability import metrics, tracing
 from .observability.redaction import install_log_redaction
 from .tools import BUSINESS_TOOLS
+from .webhooks.delivery import run_delivery
 
 logger = logging.getLogger("phone-agent.worker")
 
@@ -85,6 +87,8 @@ def build_server(settings: Settings, *, serve_metrics: bool = False) -> AgentSer
         load_fnc=call_load(settings.max_concurrent_calls, settings.agent_name),
         load_threshold=1.0,
         host=os.environ.get("AGENT_HEALTH_HOST", "127.0.0.1"),
+        # 8081 as the framework has it; 0 = any free port (a second worker on one host)
+        port=int(os.environ.get("AGENT_HEALTH_PORT") or 8081),
         # Loading silero + the v1-mini weights takes a few seconds on a busy 2-core machine.
         initialize_process_timeout=60.0,
         ws_url=settings.livekit_url,
@@ -94,5 +98,20 @@ def build_server(settings: Settings, *, serve_metrics: bool = False) -> AgentSer
         prometheus_port=settings.metrics_port if serve_metrics else None,
         prometheus_multiproc_dir=os.environ.get(METRICS_DIR_ENV) if serve_metrics else None,
     )
-    server.rtc_session(entrypoint, agent_name=settings.agent_name)
+    # The after-call work (recording, summary, call.ended) runs in on_session_end: the caller
+    # is gone, and the framework gives it session_end_timeout (300 s) even at shutdown.
+    server.rtc_session(entrypoint, agent_name=settings.agent_name, on_session_end=end_of_session)
+    if settings.webhook_urls:
+        server.on("worker_started", lambda: _start_delivery(settings))
     return server
+
+
+# The webhook delivery loop of this (main) process; a reference keeps the task alive.
+_DELIVERY: set[asyncio.Task[None]] = set()
+
+
+def _start_delivery(settings: Settings) -> None:
+    """Webhooks are sent from the worker's main process, never from a call's process."""
+    task = asyncio.get_running_loop().create_task(run_delivery(settings), name="webhooks")
+    _DELIVERY.add(task)
+    task.add_done_callback(_DELIVERY.discard)

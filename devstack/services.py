@@ -8,6 +8,7 @@ with the tail of its log, so the cause is on screen.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -200,6 +201,32 @@ def prometheus(data_dir: Path | None = None) -> Service:
             f"--web.listen-address=127.0.0.1:{PROMETHEUS_PORT}"]
     return Service("prometheus", argv, timeout=30,
                    ready=lambda s: _http_ok(f"{PROMETHEUS_URL}/-/ready"))
+
+
+S3_PORT = 8333
+
+
+def seaweedfs(data_dir: Path, *, access_key: str, secret_key: str,
+              buckets: tuple[str, ...] = ("recordings",), s3_port: int = S3_PORT) -> Service:
+    """SeaweedFS's all-in-one server (`weed mini`) with its S3 gateway on 127.0.0.1:`s3_port`
+    (its other components move to free ports by themselves): one identity with the given
+    keys, `buckets` created at start-up, telemetry, admin UI and WebDAV off. Data lives in
+    `data_dir`."""
+    binary = ROOT / ".bin" / "weed"
+    if not binary.exists():
+        raise ServiceError(f"{binary} is missing; run `make install` (scripts/install.sh)")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config = data_dir / "s3-identities.json"
+    config.write_text(json.dumps({"identities": [{
+        "name": "phone-agent", "actions": ["Admin", "Read", "Write", "List", "Tagging"],
+        "credentials": [{"accessKey": access_key, "secretKey": secret_key}]}]}))
+    argv = [str(binary), "mini", f"-dir={data_dir}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
+            "-master.telemetry=false", "-admin.ui=false", "-webdav=false",
+            "-master.volumeSizeLimitMB=64", f"-s3.port={s3_port}", f"-s3.config={config}",
+            f"-bucket={','.join(buckets)}"]
+    return Service("seaweedfs", argv, timeout=60,
+                   ready=lambda s: "components are running" in s.log_text()
+                   and _port_open(s3_port))
 
 
 def emulators(profile: str = "none", script: Path | None = None,

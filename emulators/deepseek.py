@@ -2,6 +2,12 @@
 
 Routes: POST /chat/completions, POST /v1/chat/completions, GET /models, GET /v1/models.
 Dialogue comes from the state's `Script` (emulators/llm_script.py).
+
+JSON output (§5.11): `response_format` may be `text` or `json_object` (DeepSeek documents no
+other type: anything else is a 400); `json_object` needs the word "json" somewhere in the
+prompt, else a 400, as DeepSeek's docs require. In JSON mode an unscripted answer is a JSON
+object echoing the caller; a scripted one is sent verbatim, so tests can also script the
+malformed output a real model sometimes returns.
 """
 
 from __future__ import annotations
@@ -19,6 +25,9 @@ from .llm_script import Turn, render
 from .state import EmulatorState
 
 THINKING_400 = "The reasoning_content in the thinking mode must be passed back to the API."
+JSON_WORD_400 = ("Prompt must contain the word 'json' in some form to use 'response_format' "
+                 "of type 'json_object'.")
+RESPONSE_FORMAT_400 = "This response_format type is unavailable now"
 
 _ERROR_TEXT = {
     400: ("Invalid Format", "invalid_request_error"),
@@ -66,6 +75,21 @@ def _split_args(args: str, n: int = 3) -> list[str]:
 
 def _estimate_tokens(text: str) -> int:
     return max(1, len(text) // 4) if text else 0
+
+
+def _json_mode(response_format: Any, messages: list[Any]) -> tuple[bool, str | None]:
+    """(JSON mode on?, the 400 message if the request can't be served)."""
+    if response_format is None:
+        return False, None
+    kind = response_format.get("type") if isinstance(response_format, dict) else None
+    if kind not in ("text", "json_object"):
+        return False, RESPONSE_FORMAT_400
+    if kind == "text":
+        return False, None
+    prompt = " ".join(_text_of(m.get("content")) for m in messages if isinstance(m, dict))
+    if "json" not in prompt.lower():
+        return True, JSON_WORD_400
+    return True, None
 
 
 class DeepSeekEmulator:
@@ -117,6 +141,10 @@ class DeepSeekEmulator:
         if not isinstance(messages, list) or not messages:
             return error_response(400, "messages must be a non-empty list")
 
+        json_mode, problem = _json_mode(body.get("response_format"), messages)
+        if problem:
+            return error_response(400, problem)
+
         thinking = (body.get("thinking") or {}).get("type") != "disabled"
         if thinking:
             for m in messages:
@@ -133,7 +161,8 @@ class DeepSeekEmulator:
 
         turn = state.script.next_for(last_text)
         if turn is None:
-            turn = Turn(content=f"You said: {user_text}." if user_text else "Sorry?")
+            echo = f"You said: {user_text}." if user_text else "Sorry?"
+            turn = Turn(content=json.dumps({"reply": echo}) if json_mode else echo)
         if turn.stall_s:
             await asyncio.sleep(turn.stall_s)
         if turn.error_status:
@@ -144,8 +173,11 @@ class DeepSeekEmulator:
         calls = [{"id": c.id or f"call_{i:02d}_{uuid.uuid4().hex[:20]}",
                   "name": c.name, "arguments": c.arguments_json()}
                  for i, c in enumerate(turn.tool_calls)]
-        reasoning = (f"The user said: {user_text[:80]}. I should answer briefly."
-                     if thinking else None)
+        reasoning = None
+        if thinking:
+            reasoning = (f"The user said: {user_text[:80]}. "
+                         + ("I must answer with one JSON object." if json_mode
+                            else "I should answer briefly."))
         prompt_tokens = sum(_estimate_tokens(_text_of(m.get("content")))
                             for m in messages if isinstance(m, dict)) + 5
         completion_tokens = (_estimate_tokens(content or "")

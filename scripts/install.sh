@@ -2,13 +2,17 @@
 # Installs what `make dev` and `make test` need; quick when everything is already there.
 #   Debian packages (when root and missing; prometheus brings promtool), the Python package
 #   with its test extra, the browser page's livekit-client from npm (agent/web/package-lock.json),
-#   and the pinned livekit-server built with `go install` into a per-user cache, linked into .bin/.
+#   and the pinned livekit-server, livekit-sip and SeaweedFS (weed) built with Go into a
+#   per-user cache, linked into .bin/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 LIVEKIT_SERVER_VERSION="v1.13.5"
 # The SIP bridge. v1.8.0 is the newest release the Go module proxy serves to these machines
 # (v1.9+ and v1.11.0 answer 403 "not available"); it speaks the same protocol as the server.
 LIVEKIT_SIP_VERSION="v1.8.0"
+# SeaweedFS, the S3-compatible server the recording-store tests run against. It tags no Go
+# module releases, so it is pinned to a pseudo-version the Go module proxy serves.
+SEAWEEDFS_VERSION="v0.0.0-20261109003541-7506e5f91cd6"
 CACHE="${PHONE_AGENT_CACHE:-$HOME/.cache/phone-agent}"
 PY="${PYTHON:-python3}"
 DEBS=(redis-server espeak-ng sox iproute2 postgresql baresip-core sip-tester
@@ -63,23 +67,38 @@ if [[ ! -x "$server_bin" ]]; then
     || { echo "building livekit-server failed; see .state/go.log" >&2; exit 1; }
   mv "$CACHE/gobin/server" "$server_bin"
 fi
+# Builds PACKAGE of MODULE@VERSION through a throwaway module that requires it: `go install
+# pkg@version` also asks the proxy for the module's version list, which it refuses for some
+# modules (livekit-sip), and a dependency's `replace` lines only count when the main module
+# repeats them (seaweedfs has one). Extra arguments go to `go build`.
+go_build_pinned() {  # BIN MODULE VERSION PACKAGE LOG CGO_ENABLED GO_MOD_EXTRA [BUILD FLAGS...]
+  local bin=$1 module=$2 version=$3 pkg=$4 log=$5 cgo=$6 extra=$7 work
+  shift 7
+  work="$(mktemp -d)"
+  printf 'module phoneagent/build\n\ngo 1.26\n\nrequire %s %s\n%s' "$module" "$version" "$extra" \
+    >"$work/go.mod"
+  printf '//go:build tools\n\npackage tools\n\nimport _ "%s"\n' "$pkg" >"$work/tools.go"
+  (cd "$work" && CGO_ENABLED=$cgo GOFLAGS=-mod=mod go build "$@" -o "$bin.tmp" "$pkg") \
+    >"$log" 2>&1 || { echo "building $pkg failed; see $log" >&2; rm -rf "$work"; exit 1; }
+  rm -rf "$work"
+  mv "$bin.tmp" "$bin"
+}
 sip_bin="$CACHE/livekit-sip-$LIVEKIT_SIP_VERSION"
 if [[ ! -x "$sip_bin" ]]; then
   say "building livekit-sip@$LIVEKIT_SIP_VERSION (cgo; first time only, a few minutes; log: .state/go-sip.log)"
-  # Built through a throwaway module that requires the release: `go install pkg@version`
-  # also asks the proxy for the module's version list, which it refuses for this module.
-  work="$(mktemp -d)"
-  printf 'module phoneagent/sipbuild\n\ngo 1.26\n\nrequire github.com/livekit/sip %s\n' \
-    "$LIVEKIT_SIP_VERSION" >"$work/go.mod"
-  printf '//go:build tools\n\npackage tools\n\nimport _ "github.com/livekit/sip/cmd/livekit-sip"\n' \
-    >"$work/tools.go"
-  (cd "$work" && CGO_ENABLED=1 GOFLAGS=-mod=mod go build -o "$sip_bin.tmp" \
-    github.com/livekit/sip/cmd/livekit-sip) >.state/go-sip.log 2>&1 \
-    || { echo "building livekit-sip failed; see .state/go-sip.log" >&2; rm -rf "$work"; exit 1; }
-  rm -rf "$work"
-  mv "$sip_bin.tmp" "$sip_bin"
+  go_build_pinned "$sip_bin" github.com/livekit/sip "$LIVEKIT_SIP_VERSION" \
+    github.com/livekit/sip/cmd/livekit-sip .state/go-sip.log 1 ""
+fi
+weed_bin="$CACHE/weed-$SEAWEEDFS_VERSION"
+if [[ ! -x "$weed_bin" ]]; then
+  say "building SeaweedFS weed@$SEAWEEDFS_VERSION (first time only, a few minutes; log: .state/go-weed.log)"
+  go_build_pinned "$weed_bin" github.com/seaweedfs/seaweedfs "$SEAWEEDFS_VERSION" \
+    github.com/seaweedfs/seaweedfs/weed .state/go-weed.log 0 \
+    $'\nreplace github.com/tyler-smith/go-bip39 => github.com/cosmos/go-bip39 v1.0.0\n' \
+    -trimpath -ldflags="-s -w"
 fi
 mkdir -p .bin
 ln -sf "$server_bin" .bin/livekit-server
 ln -sf "$sip_bin" .bin/livekit-sip
+ln -sf "$weed_bin" .bin/weed
 say "ready: $(.bin/livekit-server --version 2>/dev/null | head -1)"

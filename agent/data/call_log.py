@@ -5,6 +5,7 @@ while the call runs; the outbound CLI, `make call` and the SIP tests read them b
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from .records import CallEvent, CallRecord, call_event, call_record
 from .sql import utc_now
@@ -13,11 +14,15 @@ from .store import Store
 
 class CallLog(Store):
     async def start_call(self, *, call_uid: str, room: str, channel: str, direction: str,
-                         caller_masked: str | None, sip_call_id: str | None) -> None:
+                         caller_masked: str | None, sip_call_id: str | None,
+                         caller_key: str | None = None) -> None:
+        """`caller_key`: the keyed hash of the caller's number (`phones.caller_key`)."""
         await self.db.execute(
             "INSERT INTO calls (call_uid, room, channel, direction, caller_masked, sip_call_id,"
-            " started_at) VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT (call_uid) DO NOTHING",
-            (call_uid, room, channel, direction, caller_masked, sip_call_id, utc_now()),
+            " started_at, caller_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (call_uid) DO NOTHING",
+            (call_uid, room, channel, direction, caller_masked, sip_call_id, utc_now(),
+             caller_key),
         )
 
     async def add_transcript_line(self, *, call_uid: str, role: str, text: str,
@@ -45,6 +50,25 @@ class CallLog(Store):
             " WHERE call_uid = ?",
             (utc_now(), None if ended_by is None else str(ended_by), reason, duration_s,
              call_uid),
+        )
+
+    async def set_recording(self, call_uid: str, *, consent: str, status: str,
+                            uri: str | None = None, duration_s: float | None = None,
+                            sha256: str | None = None, error: str | None = None) -> None:
+        """The caller's recording choice and what became of the audio (stored/failed/none)."""
+        await self.db.execute(
+            "UPDATE calls SET recording_consent = ?, recording_status = ?, recording_uri = ?,"
+            " recording_duration_s = ?, recording_sha256 = ?, recording_error = ?"
+            " WHERE call_uid = ?",
+            (consent, status, uri, duration_s, sha256, error, call_uid),
+        )
+
+    async def set_outcome(self, call_uid: str, *, status: str, summary: str | None,
+                          outcome: dict[str, Any] | None) -> None:
+        """The after-call analysis: status ok | unavailable | off."""
+        await self.db.execute(
+            "UPDATE calls SET outcome_status = ?, summary = ?, outcome = ? WHERE call_uid = ?",
+            (status, summary, json.dumps(outcome) if outcome is not None else None, call_uid),
         )
 
     async def call(self, call_uid: str) -> CallRecord | None:

@@ -7,6 +7,7 @@ used to be. Idempotency answers are NamedTuples: they unpack and compare like pl
 
 from __future__ import annotations
 
+import json
 from dataclasses import Field, dataclass, fields
 from datetime import datetime
 from typing import Any, ClassVar, Literal, NamedTuple, Protocol, TypedDict, TypeVar
@@ -166,6 +167,16 @@ class CallRecord(TypedDict):
     ended_by: str | None
     end_reason: str | None
     duration_s: float | None
+    # after the call (migration 4): consent, the stored recording, the summary and outcome
+    recording_consent: str | None
+    recording_status: str | None
+    recording_uri: str | None
+    recording_duration_s: float | None
+    recording_sha256: str | None
+    recording_error: str | None
+    outcome_status: str | None
+    summary: str | None
+    outcome: dict[str, Any] | None
 
 
 class CallEvent(TypedDict):
@@ -186,6 +197,11 @@ def call_record(row: Row) -> CallRecord:
         direction=row["direction"], caller_masked=row["caller_masked"],
         sip_call_id=row["sip_call_id"], started_at=row["started_at"], ended_at=row["ended_at"],
         ended_by=row["ended_by"], end_reason=row["end_reason"], duration_s=row["duration_s"],
+        recording_consent=row["recording_consent"], recording_status=row["recording_status"],
+        recording_uri=row["recording_uri"], recording_duration_s=row["recording_duration_s"],
+        recording_sha256=row["recording_sha256"], recording_error=row["recording_error"],
+        outcome_status=row["outcome_status"], summary=row["summary"],
+        outcome=json.loads(row["outcome"]) if row["outcome"] else None,
     )
 
 
@@ -194,6 +210,24 @@ def call_event(row: Row) -> CallEvent:
         id=row["id"], call_uid=row["call_uid"], at=row["at"], kind=row["kind"],
         role=row["role"], text=row["text"], detail=row["detail"],
     )
+
+
+@dataclass(frozen=True)
+class WebhookDelivery:
+    """One row of `webhook_outbox`: an event on its way to one URL."""
+
+    id: int
+    event_id: str
+    event_type: str
+    call_uid: str | None
+    url: str
+    payload: str  # the exact JSON body that is signed and sent
+    status: str  # pending | delivered | failed
+    attempts: int
+    next_attempt_at: str
+    last_error: str | None
+    created_at: str
+    delivered_at: str | None
 
 
 # -- row → dataclass -----------------------------------------------------------------------------

@@ -5,7 +5,8 @@ can never read or change another customer's orders or bookings, whatever ids the
 
 `Repository` is the one public facade; each concern lives in its own store module:
 `customers` (customers, PINs, orders), `appointments` (slots, bookings), `support` (tickets,
-SMS outbox, callbacks), `call_log` (call records) and `audit` (audit log, idempotency keys).
+SMS outbox, callbacks), `call_log` (call records), `audit` (audit log, idempotency keys),
+`webhook_outbox` (webhook deliveries) and `privacy` (retention and erasure).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from .audit import AuditLog
 from .call_log import CallLog
 from .customers import CustomerStore, check_pin, hash_pin
 from .db import Database
+from .privacy import Privacy
 from .records import (
     SLOT_FORMAT,
     AuditEntry,
@@ -36,12 +38,15 @@ from .records import (
     Slot,
     SlotUnavailable,
     Ticket,
+    WebhookDelivery,
 )
 from .sql import Dialect, utc_now
 from .support import SupportStore
+from .webhook_outbox import WebhookOutbox
 
 
-class Repository(CustomerStore, AppointmentStore, SupportStore, CallLog, AuditLog):
+class Repository(CustomerStore, AppointmentStore, SupportStore, CallLog, AuditLog, WebhookOutbox,
+                 Privacy):
     """Async, typed access to the business tables. Construct with `await Repository.open(url)`."""
 
     @classmethod
@@ -74,6 +79,7 @@ __all__ = [
     "Slot",
     "SlotUnavailable",
     "Ticket",
+    "WebhookDelivery",
     "check_pin",
     "hash_pin",
     "utc_now",

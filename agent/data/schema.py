@@ -167,6 +167,45 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         "CREATE INDEX IF NOT EXISTS call_events_call_idx ON call_events (call_uid, id)",
     )),
+    # Version 3 is another change's; versions apply in order of number, each exactly once.
+    Migration(4, "after the call: recording, outcome, caller key, webhook outbox", (
+        # HMAC of the caller's E.164 number (agent/phones.py): finds a caller's calls for
+        # erasure while the database holds no number.
+        "ALTER TABLE calls ADD COLUMN caller_key TEXT",
+        "CREATE INDEX IF NOT EXISTS calls_caller_key_idx ON calls (caller_key)",
+        "CREATE INDEX IF NOT EXISTS calls_started_idx ON calls (started_at)",
+        # off | not_announced | given | declined | announced (agent/recording/consent.py)
+        "ALTER TABLE calls ADD COLUMN recording_consent TEXT",
+        # stored | failed | none; the URI, length and SHA-256 of the stored file
+        "ALTER TABLE calls ADD COLUMN recording_status TEXT",
+        "ALTER TABLE calls ADD COLUMN recording_uri TEXT",
+        "ALTER TABLE calls ADD COLUMN recording_duration_s REAL",
+        "ALTER TABLE calls ADD COLUMN recording_sha256 TEXT",
+        "ALTER TABLE calls ADD COLUMN recording_error TEXT",
+        # ok | unavailable | off; the summary text and the outcome JSON (agent/analysis)
+        "ALTER TABLE calls ADD COLUMN outcome_status TEXT",
+        "ALTER TABLE calls ADD COLUMN summary TEXT",
+        "ALTER TABLE calls ADD COLUMN outcome TEXT",
+        """CREATE TABLE IF NOT EXISTS webhook_outbox (
+            id {pk},
+            event_id TEXT NOT NULL,
+            event_type TEXT NOT NULL,
+            call_uid TEXT,
+            url TEXT NOT NULL,
+            payload TEXT NOT NULL,
+            status TEXT NOT NULL CHECK (status IN ('pending', 'delivered', 'failed')),
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt_at TEXT NOT NULL,
+            lease_until TEXT,
+            last_error TEXT,
+            created_at TEXT NOT NULL,
+            delivered_at TEXT,
+            UNIQUE (event_id, url)
+        )""",
+        "CREATE INDEX IF NOT EXISTS webhook_outbox_due_idx"
+        " ON webhook_outbox (status, next_attempt_at)",
+        "CREATE INDEX IF NOT EXISTS webhook_outbox_call_idx ON webhook_outbox (call_uid)",
+    )),
 )
 
 
@@ -216,6 +255,7 @@ async def current_version(db: Transactional) -> int:
 
 
 BUSINESS_TABLES = (
-    "call_events", "calls", "audit_log", "idempotency_keys", "callback_requests", "outbox",
+    "webhook_outbox", "call_events", "calls", "audit_log", "idempotency_keys",
+    "callback_requests", "outbox",
     "support_tickets", "bookings", "appointment_slots", "orders", "customers",
 )

@@ -19,7 +19,7 @@ from livekit.agents.voice.events import ConversationItemAddedEvent
 
 from ..call_state import CallState, EndedBy
 from ..data.repository import Repository
-from ..phones import mask_phone
+from ..phones import mask_phone, without_number
 from . import metrics
 from .redaction import redact
 
@@ -48,8 +48,10 @@ class CallRecorder:
     """Writes the call record through the repository while the session runs."""
 
     def __init__(self, state: CallState, session: AgentSession[CallState],
-                 repo: Repository) -> None:
+                 repo: Repository, *, caller_key: str | None = None) -> None:
+        """`caller_key`: the keyed hash of the caller's number (`phones.caller_key`)."""
         self._state = state
+        self._caller_key = caller_key
         self._session = session
         self._repo = repo
         self._tasks: set[asyncio.Task[None]] = set()
@@ -67,11 +69,12 @@ class CallRecorder:
         self._spawn(
             self._repo.start_call(
                 call_uid=self._state.call_uid,
-                room=self._state.room_name,
+                room=without_number(self._state.room_name, caller.phone_number),
                 channel=caller.kind,
                 direction=caller.direction,
                 caller_masked=mask_phone(caller.phone_number),
                 sip_call_id=caller.call_id,
+                caller_key=self._caller_key,
             )
         )
         self._session.on("conversation_item_added", self._on_item)

@@ -1,7 +1,9 @@
 """The keypad: "0" hands over to a human without asking the model; other digits are entries.
 
 Digits collect in `CallState.dtmf_buffer` (where the PIN check reads them); "#" or a pause
-submits the entry to the conversation, "*" clears it.
+submits the entry to the conversation, "*" clears it. "*" on an empty entry declines the
+recording when RECORDING=consent (agent/recording/consent.py): pressing it twice to clear an
+entry can decline by accident, which only ever loses a recording, never makes one.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from .cold_transfer import TransferOutcome, cold_transfer
 from .destinations import TransferPlan
 
 KEYPAD_HUMAN = "0"
+KEYPAD_DECLINE_RECORDING = "*"  # the recording notice says "press star"
 
 # DTMF codes the bridge sends: 0-9 are the digits, 10 = "*", 11 = "#".
 _DTMF_DIGITS = {10: "*", 11: "#"}
@@ -65,10 +68,12 @@ class KeypadInput:
 
     def __init__(self, state: CallState, on_human: Callable[[], Awaitable[None]],
                  on_entry: Callable[[str], Awaitable[None]], *,
+                 on_decline_recording: Callable[[], None] | None = None,
                  entry_timeout: float = 2.5) -> None:
         self._state = state
         self._on_human = on_human
         self._on_entry = on_entry
+        self._on_decline_recording = on_decline_recording
         self._entry_timeout = entry_timeout
         self._timer: asyncio.TimerHandle | None = None
         self._tasks: set[asyncio.Future[None]] = set()
@@ -90,6 +95,10 @@ class KeypadInput:
             return
         if digit == KEYPAD_HUMAN and not self._state.dtmf_buffer:
             self._spawn(self._on_human())
+            return
+        if (digit == KEYPAD_DECLINE_RECORDING and not self._state.dtmf_buffer
+                and self._on_decline_recording is not None):
+            self._on_decline_recording()
             return
         if digit == "*":
             self._state.dtmf_buffer = ""

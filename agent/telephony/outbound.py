@@ -38,6 +38,7 @@ from .. import prompts
 from ..assistant import PhoneAssistant
 from ..call_state import CallState, EndedBy
 from ..config import Settings
+from ..recording.consent import RecordingConsent
 from .dialer import DialOutcome, dial
 
 logger = logging.getLogger("phone-agent.outbound")
@@ -114,9 +115,10 @@ class OutboundAssistant(PhoneAssistant):
     """The phone assistant, on a call it placed: silent until the opening, then as usual."""
 
     def __init__(self, *, purpose: str, state: CallState,
-                 call_tools: Sequence[llm.FunctionTool | llm.RawFunctionTool] = ()) -> None:
+                 call_tools: Sequence[llm.FunctionTool | llm.RawFunctionTool] = (),
+                 recording: RecordingConsent | None = None) -> None:
         super().__init__(
-            state=state, call_tools=call_tools,
+            state=state, call_tools=call_tools, recording=recording,
             extra_instructions=(
                 f"You called this person about: {purpose}. Stay on that topic; if they are "
                 "busy, offer to call back later and end the call politely."))
@@ -211,6 +213,7 @@ async def connect(*, lk: api.LiveKitAPI, room: rtc.Room, session: AgentSession[C
 
     finish("answered", detail)
     agent.opened, agent.opened_at = True, time.time()
+    agent.announce_recording()  # a person answered: the notice first (RECORDING=consent|always)
     session.generate_reply(instructions=opening_instructions(request.purpose))
 
 

@@ -218,6 +218,11 @@ class _HasUserdata(Protocol):
     def userdata(self) -> CallState: ...
 
 
+def audit_call_id(state: CallState) -> str:
+    """How audit rows name their call: the SIP call id, else the room, else the call uid."""
+    return state.caller.call_id or state.room_name or state.call_uid
+
+
 async def _write_audit(source: _HasUserdata, tool: str, kwargs: dict[str, Any], outcome: str,
                        result: str | None, latency_ms: int) -> None:
     try:
@@ -227,7 +232,7 @@ async def _write_audit(source: _HasUserdata, tool: str, kwargs: dict[str, Any], 
             logger.warning("audit skipped for %s: no ToolServices", tool)
             return
         entry = AuditEntry(
-            call_id=state.caller.call_id or state.room_name or state.call_uid,
+            call_id=audit_call_id(state),
             caller=mask_phone(state.caller.phone_number),
             customer_id=state.verified_customer_id,
             tool=tool,

@@ -20,6 +20,7 @@ from devstack import services as svc
 from devstack.caller import TestCaller, caller_token
 from emulators import LatencyProfile, ProviderEmulators
 from emulators.llm_script import Script
+from tests.support.s3 import s3_server  # noqa: F401  (one SeaweedFS for every module)
 
 AGENT_NAME = "phone-agent-test"
 # Phrases the callers in these tests say; the STT emulator recognizes among them.
@@ -93,6 +94,10 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         "WARM_TRANSFER_DESTINATIONS": "support=+15550109999",
         "OUTBOUND_RINGING_TIMEOUT": "8",
         "LOG_LEVEL": "info",
+        # A call's summary request reaches the shared DeepSeek emulator after the call, when
+        # the next test's script and faults are already armed: it would take their turns.
+        # test_after_call.py runs its own worker with summaries on.
+        "CALL_SUMMARY": "off",
     }
     stack = svc.Stack()
     try:

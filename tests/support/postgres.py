@@ -143,3 +143,13 @@ def postgres_server() -> Iterator[PostgresServer]:
         pytest.skip("psycopg is not installed: pip install 'psycopg[binary]>=3.2,<4'")
     with PostgresServer.start() as server:
         yield server
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def sqlite_and_postgres_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database URL, once on SQLite and once on PostgreSQL (import `postgres_server`
+    too in the test module)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/test.db"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.create_database(f"t_{secrets.token_hex(6)}")
