@@ -109,6 +109,7 @@ def after_call_stack(live_stack: LiveStack, s3_server: S3Server,
         "RECORDING": "consent", "CALL_SUMMARY": "on", "SUMMARY_THINKING": "on",
         "WEBHOOK_URLS": hooks.url, "WEBHOOK_SECRET": SECRET, "LOG_LEVEL": "info",
         "AGENT_HEALTH_PORT": "0",  # the suite's worker holds 8081
+        "METRICS_PORT": "0",  # and 9100 (its /metrics)
     }
     worker = svc.worker("start", env=env, name="worker-after-call").start()
     try:
