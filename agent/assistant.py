@@ -118,6 +118,11 @@ class PhoneAssistant(Agent):
         handle = self.session.generate_reply(instructions=prompts.GREETING_INSTRUCTIONS,
                                              allow_interruptions=True)
         await handle
+        if self._state is not None and self._state.ended_by is not None:
+            # The caller left while the greeting was being made: nobody to greet. Speaking now
+            # would queue speech on a closing session, whose close then waits 60 s for it and
+            # keeps the job (a capacity slot) alive for minutes.
+            return
         # The greeting must be heard even if the LLM is down: fall back to a fixed sentence.
         if handle.exception() is not None or not _spoke(handle):
             logger.warning("greeting generation failed; speaking the fixed greeting")

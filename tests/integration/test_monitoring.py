@@ -80,13 +80,15 @@ def scalar(expr: str) -> float | None:
     return float(result[0]["value"][1]) if result else None
 
 
-def eventually(check: Callable[[], bool], what: str, within: float = 60.0) -> None:
+def eventually(check: Callable[[], bool], what: str, within: float = 60.0,
+               state: Callable[[], object] | None = None) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(1.0)
-    raise AssertionError(f"not within {within:.0f} s: {what}")
+    raise AssertionError(f"not within {within:.0f} s: {what}"
+                         + (f" (last seen: {state()})" if state else ""))
 
 
 # --- the calls ------------------------------------------------------------------------------
@@ -170,7 +172,9 @@ def run(live_stack: LiveStack, sip_stack: SipStack, prometheus: svc.Service) -> 
     # going for the rest of the suite: end every room first, as an operator would.
     asyncio.run(_end_leftover_rooms())
     eventually(lambda: total(worker_samples(), "phone_agent_active_calls") == 0,
-               "no call in progress", within=90)
+               "no call in progress", within=90,
+               state=lambda: {k: v for k, v in worker_samples().items()
+                              if k[0] in ("phone_agent_active_calls", "phone_agent_call_capacity")})
     live_stack.reset()
     result = Run(started=time.time(), before=worker_samples())
     asyncio.run(browser_call(live_stack, result))
