@@ -329,8 +329,8 @@ def test_the_call_records_agree_with_the_metrics(run: Run, live_stack: LiveStack
     facts = [call_facts(r, [e for e in events if e["call_uid"] == r["call_uid"]])
              for r in records]
     assert sorted((f.record["channel"], f.record["ended_by"]) for f in facts) == \
-        [("sip", "transfer"), ("standard", "caller")]
-    browser = next(f for f in facts if f.record["channel"] == "standard")
+        [("browser", "caller"), ("sip", "transfer")]
+    browser = next(f for f in facts if f.record["channel"] == "browser")
     assert len(browser.latencies) == run.answered_turns
     assert sum(browser.latencies) == pytest.approx(
         run.delta("phone_agent_turn_latency_seconds_sum"), abs=0.01)
