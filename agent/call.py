@@ -161,6 +161,8 @@ class Call:
             self.session.say(DECLINED_SENTENCE, allow_interruptions=True)
 
     async def keypad_human(self) -> None:
+        if not self.state.caller.is_phone:
+            return  # no transfer from a browser; its keypad only serves the recording decline
         outcome = await keypad_handover(self.session, self.state, self.plan)
         metrics.record_keypad_handover(outcome.ok)
         self.record_transfer(outcome)
@@ -201,7 +203,9 @@ class Call:
             "caller_masked": mask_phone(self.state.caller.phone_number),
             "recording": self.settings.recording}})
         self.ctx.add_shutdown_callback(self.record.flush)
-        if self.state.caller.is_phone:
+        # Phone callers have the keypad. A browser has none for transfers or PINs, but a client
+        # that sends DTMF may still use "*" to decline a recording: any way to say no counts.
+        if self.state.caller.is_phone or self.settings.recording == "consent":
             room.on("sip_dtmf_received", self.on_dtmf)
         room.on("participant_disconnected", self.on_participant_left)
         self.session.on("close", self.on_session_close)

@@ -224,7 +224,7 @@ def seaweedfs(data_dir: Path, *, access_key: str, secret_key: str,
             "-master.telemetry=false", "-admin.ui=false", "-webdav=false",
             "-master.volumeSizeLimitMB=64", f"-s3.port={s3_port}", f"-s3.config={config}",
             f"-bucket={','.join(buckets)}"]
-    return Service("seaweedfs", argv, timeout=60,
+    return Service("seaweedfs", argv, timeout=120,  # slow to start on a loaded 2-core box
                    ready=lambda s: "components are running" in s.log_text()
                    and _port_open(s3_port))
 
