@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
-from .config import database_url, setting_default
+from .config import setting_default
+from .config_parsers import database_url
 from .data.records import CallEvent
 from .data.repository import Repository
 from .observability.quality import DEAD_AIR_S, Figures, call_facts, figures

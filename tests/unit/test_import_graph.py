@@ -55,3 +55,10 @@ def test_imports_of_the_test_tree_and_of_the_worker_are_refused(tmp_path: Path) 
         "agent.outbound imports agent.worker; only the CLI may (calls go through agent.call)",
         "bench.run imports the test tree (tests.support.caller)",
     ]
+
+
+def test_no_module_of_the_worker_is_over_400_lines() -> None:
+    root = Path(__file__).resolve().parents[2] / "agent"
+    long = {str(p.relative_to(root)): n for p in root.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 400}
+    assert long == {}, "split these modules by concern"
