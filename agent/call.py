@@ -45,7 +45,12 @@ from .speech_text import speech_text_transform
 from .telephony import outbound, warm_transfer
 from .telephony.caller import caller_from_participant
 from .telephony.cold_transfer import TransferOutcome, make_transfer_tool
-from .telephony.keypad import KeypadInput, dtmf_digit, keypad_handover
+from .telephony.keypad import (
+    KEYPAD_DECLINE_RECORDING,
+    KeypadInput,
+    dtmf_digit,
+    keypad_handover,
+)
 from .tools import attach_tool_audit
 from .webhooks.events import CALL_STARTED, CALL_TRANSFERRED, Webhooks
 
@@ -67,7 +72,8 @@ class ProcessResources:
     services: ToolServices | None = None
 
     async def tool_services(self) -> ToolServices:
-        """One repository per process, opened on the first call and reused."""
+        """The repository, opened on first use. A job process serves one call in 1.8.9
+        (it exits when the job ends), so in practice this is opened once per call."""
         if self.services is None:
             self.services = ToolServices(repo=await open_repository(self.settings.database_url))
         return self.services
@@ -161,8 +167,6 @@ class Call:
             self.session.say(DECLINED_SENTENCE, allow_interruptions=True)
 
     async def keypad_human(self) -> None:
-        if not self.state.caller.is_phone:
-            return  # no transfer from a browser; its keypad only serves the recording decline
         outcome = await keypad_handover(self.session, self.state, self.plan)
         metrics.record_keypad_handover(outcome.ok)
         self.record_transfer(outcome)
@@ -171,8 +175,15 @@ class Call:
         self.session.generate_reply(user_input=f"(typed on the keypad: {' '.join(digits)})")
 
     def on_dtmf(self, ev: rtc.SipDTMF) -> None:
-        if ev.participant is not None and ev.participant.identity == self.state.caller.identity:
-            self.keypad.handle(dtmf_digit(ev.code, ev.digit))
+        if ev.participant is None or ev.participant.identity != self.state.caller.identity:
+            return
+        digit = dtmf_digit(ev.code, ev.digit)
+        if self.state.caller.is_phone:
+            self.keypad.handle(digit)
+        elif digit == KEYPAD_DECLINE_RECORDING:
+            # A browser has no keypad for transfers or PINs, but a client that sends DTMF may
+            # still decline a recording with "*": any way to say no counts.
+            self.keypad_decline()
 
     def on_participant_left(self, p: rtc.RemoteParticipant) -> None:
         if p.identity == self.state.caller.identity:
@@ -203,10 +214,7 @@ class Call:
             "caller_masked": mask_phone(self.state.caller.phone_number),
             "recording": self.settings.recording}})
         self.ctx.add_shutdown_callback(self.record.flush)
-        # Phone callers have the keypad. A browser has none for transfers or PINs, but a client
-        # that sends DTMF may still use "*" to decline a recording: any way to say no counts.
-        if self.state.caller.is_phone or self.settings.recording == "consent":
-            room.on("sip_dtmf_received", self.on_dtmf)
+        room.on("sip_dtmf_received", self.on_dtmf)
         room.on("participant_disconnected", self.on_participant_left)
         self.session.on("close", self.on_session_close)
         await self.session.start(
@@ -225,7 +233,7 @@ class Call:
             assert isinstance(self.agent, outbound.OutboundAssistant)
             await outbound.connect(lk=self.ctx.api, room=room, session=self.session,
                                    state=self.state, agent=self.agent, request=self.request,
-                                   settings=self.settings, on_event=self.record.event)
+                                   settings=self.settings, on_event=self.on_event)
 
 
 # The call each job process is serving, by job id, until its session has ended.
