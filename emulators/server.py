@@ -126,6 +126,9 @@ class ProviderEmulators:
     def stt_phrases(self) -> list[str]:
         return list(self.state.stt_phrases)
 
+    def clear_captures(self) -> None:
+        self.state.clear_captures()
+
     def set_stt_phrases(self, phrases: list[str]) -> None:
         self.state.stt_phrases = [p.strip() for p in phrases if p and p.strip()]
 

@@ -4,7 +4,7 @@ that hosts them both import it without importing each other."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .llm_script import Script
@@ -45,3 +45,14 @@ class EmulatorState:
     # per websocket context: wall clock (time.time()) of its first text, first synthesis job
     # (flush / schedule cut) and first audio message sent
     tts_timings: list[dict[str, Any]] = field(default_factory=list)
+
+    def clear_captures(self) -> None:
+        """Forget everything captured so far (requests, transcripts, texts, timings and the
+        faults' fired log), in place: a test then sees only its own call's traffic, not the
+        summary requests or faulted turns of the tests before it on the same emulators."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list) and f.name != "stt_phrases":
+                value.clear()
+        self.faults.fired.clear()
+
