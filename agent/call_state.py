@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -68,6 +69,9 @@ class CallState:
     # Set while a REFER is under way: the caller's leg drops as soon as the transfer
     # connects, often before the transfer API call returns.
     transfer_in_progress: bool = False
+    # Set when the caller's leg has left the room (hang-up or a transfer taking it away).
+    caller_gone: asyncio.Event = field(default_factory=asyncio.Event, repr=False,
+                                       compare=False)
     dispatch_metadata: dict[str, Any] = field(default_factory=dict)
 
     # --- business tools (agent/tools) ---
@@ -89,3 +93,4 @@ class CallState:
     def caller_left(self) -> None:
         """The caller's leg is gone: by hanging up, or because a transfer took them away."""
         self.end(EndedBy.TRANSFER if self.transfer_in_progress else EndedBy.CALLER)
+        self.caller_gone.set()

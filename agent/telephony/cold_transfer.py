@@ -6,6 +6,7 @@ raising, so the response status is checked as well as exceptions.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -25,6 +26,13 @@ from ..call_state import CallState, EndedBy
 from .destinations import TransferPlan
 
 logger = logging.getLogger("phone-agent.transfer")
+
+# How long a REFER whose answer was lost may still take the caller away. livekit-sip v1.8.0
+# can report "transaction failed to complete (0 intermediate responses)" for a REFER the
+# phone accepted: tests/integration/test_monitoring.py saw the bridge log that failure in the
+# millisecond of the phone's NOTIFY 100, the NOTIFY 200 50 ms later, and the caller with the
+# colleague. The caller's leg leaving within this window means the transfer went through.
+LOST_ANSWER_GRACE_S = 4.0
 
 NOT_ON_A_PHONE = "Transfers only work on phone calls. Offer to take a callback number instead."
 
@@ -74,10 +82,14 @@ async def _try_destinations(state: CallState, department: str, candidates: list[
         started = time.monotonic()
         try:
             resp = await refer(state.room_name, state.caller.identity, destination)
-        except api.SipCallError as e:
-            detail = f"refused with SIP {e.sip_status_code} {e.sip_status}"
-        except Exception as e:  # the bridge down, a timeout, an unknown participant
-            detail = f"failed: {type(e).__name__}: {e}"
+        except Exception as e:  # a SIP refusal, the bridge down, a timeout, an unknown caller
+            detail = (f"refused with SIP {e.sip_status_code} {e.sip_status}"
+                      if isinstance(e, api.SipCallError) else f"failed: {type(e).__name__}: {e}")
+            if _answer_lost(e) and await _caller_taken(state):
+                logger.info("transfer succeeded though its answer was lost",
+                            extra={"department": department, "destination": destination,
+                                   "detail": detail})
+                return TransferOutcome(True, destination, f"transferred ({detail})")
         else:
             # ONGOING: the far end accepted the REFER (202) and is connecting; the bridge
             # drops our leg once it completes. Only FAILED means it didn't take.
@@ -92,6 +104,23 @@ async def _try_destinations(state: CallState, department: str, candidates: list[
         logger.warning("transfer attempt failed", extra={"department": department,
                        "destination": destination, "detail": detail})
     return TransferOutcome(False, None, detail)
+
+
+def _answer_lost(e: Exception) -> bool:
+    """Did the REFER's answer go missing (rather than the phone refusing it)?"""
+    if isinstance(e, TimeoutError):
+        return True
+    code = e.sip_status_code if isinstance(e, api.SipCallError) else None
+    message = f"{e} {getattr(e, 'message', '')}"
+    return code == 408 or "transaction failed to complete" in message
+
+
+async def _caller_taken(state: CallState) -> bool:
+    try:
+        await asyncio.wait_for(state.caller_gone.wait(), LOST_ANSWER_GRACE_S)
+    except TimeoutError:
+        return False
+    return True
 
 
 def clean_department(department: str | None) -> str:

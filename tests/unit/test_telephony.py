@@ -87,6 +87,55 @@ async def test_rejected_refer_everywhere_is_a_clean_failure() -> None:
     assert not outcome.ok and "603" in outcome.detail
 
 
+LOST_ANSWER = api.SipCallError("canceled", "transaction failed to complete (0 intermediate "
+                               "responses)", status=408, metadata={"sip_status_code": "408"})
+
+
+async def test_a_refer_whose_answer_was_lost_counts_if_the_caller_is_taken_away(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bridge can lose the phone's answer to a REFER the phone carries out: the caller's
+    leg leaving right after is the transfer, not a hang-up after a failed transfer."""
+    monkeypatch.setattr("agent.telephony.cold_transfer.LOST_ANSWER_GRACE_S", 2.0)
+    state = phone_state()
+
+    async def refer(*_: str) -> api.TransferSIPParticipantResponse:
+        asyncio.get_running_loop().call_later(0.2, state.caller_left)
+        raise LOST_ANSWER
+
+    outcome = await cold_transfer(state, PLAN, "support", refer)
+    assert outcome.ok and outcome.destination == "sip:support@pbx"
+    assert state.ended_by == "transfer"
+
+
+async def test_a_lost_answer_with_the_caller_still_there_is_a_failure(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("agent.telephony.cold_transfer.LOST_ANSWER_GRACE_S", 0.1)
+    tried = []
+
+    async def refer(room: str, identity: str, dest: str) -> api.TransferSIPParticipantResponse:
+        tried.append(dest)
+        raise LOST_ANSWER
+
+    state = phone_state()
+    outcome = await cold_transfer(state, PLAN, "support", refer)
+    assert not outcome.ok and "408" in outcome.detail
+    assert tried == ["sip:support@pbx", "sip:frontdesk@pbx"] and state.ended_by is None
+    state.caller_left()  # a hang-up after the failed transfer is the caller's
+    assert state.ended_by == "caller"
+
+
+async def test_a_refused_refer_does_not_wait_for_the_caller(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("agent.telephony.cold_transfer.LOST_ANSWER_GRACE_S", 30.0)
+
+    async def refer(*_: str) -> api.TransferSIPParticipantResponse:
+        raise api.SipCallError("failed", "rejected", status=400,
+                               metadata={"sip_status_code": "603", "sip_status": "Decline"})
+
+    outcome = await asyncio.wait_for(cold_transfer(phone_state(), PLAN, "support", refer), 5)
+    assert not outcome.ok
+
+
 async def test_browser_callers_are_not_referred() -> None:
     async def refer(*_: str) -> api.TransferSIPParticipantResponse:
         raise AssertionError("must not be called")
