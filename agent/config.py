@@ -19,8 +19,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, TypeVar
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .data.store import DEFAULT_BUSINESS_TIMEZONE
 from .telephony.destinations import SIP_URI, TransferPlan, WarmTransferPlan
 
 T = TypeVar("T")
@@ -115,10 +117,39 @@ def livekit_secret(value: str) -> str:
     return value
 
 
-def database_url(value: str) -> str:
+def without_password(value: str) -> str:
+    """A URL with the password of its `user:password@` part replaced by `***`."""
+    return _URL_PASSWORD.sub(r"\1***@", value)
+
+
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^/@:]*:)[^/@]*@", re.IGNORECASE)
+
+
+class DatabaseUrl(str):
+    """The database URL; its `repr()` (and so the settings' repr) hides the password."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(without_password(str(self)))
+
+    @property
+    def password(self) -> str | None:
+        password = urlparse(str(self)).password
+        return unquote(password) if password else None
+
+
+def database_url(value: str) -> DatabaseUrl:
     if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise ValueError("must start with sqlite:/// or postgresql://")
-    return value
+    return DatabaseUrl(value)
+
+
+def time_zone(value: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as America/New_York") from None
 
 
 def transfer_destinations(value: str) -> dict[str, str]:
@@ -210,9 +241,13 @@ class Settings:
                                            seconds(0.1, 10.0), default="2.0")
     log_level: str = setting("LOG_LEVEL", "worker log level",
                              one_of("debug", "info", "warning", "error"), default="info")
-    database_url: str = setting("DATABASE_URL", "business database (sqlite:///path or "
+    database_url: DatabaseUrl = setting("DATABASE_URL", "business database (sqlite:///path or "
                                 "postgresql://...)", database_url,
                                 default="sqlite:///.state/phone-agent.db")
+    business_timezone: ZoneInfo = setting(
+        "BUSINESS_TIMEZONE", "the business's IANA time zone: which slots are past, what "
+        "\"today\" is, how times are spoken (whatever the worker's clock says)", time_zone,
+        default=DEFAULT_BUSINESS_TIMEZONE)
     transfer_destinations: dict[str, str] = setting(
         "TRANSFER_DESTINATIONS", "where transfers go: department=sip:...|tel:..., "
         "comma-separated", transfer_destinations, default="")
@@ -242,9 +277,15 @@ class Settings:
         return TransferPlan(self.transfer_destinations, self.transfer_fallback)
 
     def secrets(self) -> list[str]:
-        """Every secret value, so log redaction can scrub them wherever they appear."""
-        return [v for f in fields(self) if _decl(f.name).secret
-                and isinstance(v := getattr(self, f.name), str) and v]
+        """Every secret value, so log redaction can scrub them wherever they appear: the
+        secret settings, and the password inside DATABASE_URL (in both its URL-encoded and
+        its plain form)."""
+        found = [v for f in fields(self) if _decl(f.name).secret
+                 and isinstance(v := getattr(self, f.name), str) and v]
+        password = self.database_url.password
+        if password:
+            found += [password, urlparse(str(self.database_url)).password or password]
+        return found
 
 
 def _decl(name: str) -> Setting:
@@ -293,7 +334,7 @@ def load_settings(
             if decl.secret:
                 problems.append(f"{decl.env} {e}")
             else:
-                problems.append(f"{decl.env}={raw!r} {e}: {decl.purpose}")
+                problems.append(f"{decl.env}={without_password(raw)!r} {e}: {decl.purpose}")
 
     lo, hi = values.get("min_endpointing_delay"), values.get("max_endpointing_delay")
     if lo is not None and hi is not None and hi < lo:

@@ -3,12 +3,15 @@ acting twice (see the confirmation gate in `agent.tools`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .records import AuditEntry, IdempotencyClaim, IdempotencyState, from_row
 from .sql import SqlValue, Tx, utc_now
 from .store import Store
 
 # `status` columns are read straight into the `IdempotencyStatus` literal: the table's CHECK
-# constraint admits only "in_progress" and "done".
+# constraint admits only "in_progress" and "done" ("in_progress" exists only inside the
+# transaction of `run_once`, so other readers see "done" or no row).
 
 
 class AuditLog(Store):
@@ -37,34 +40,34 @@ class AuditLog(Store):
 
     # -- idempotency keys --------------------------------------------------------------------
 
-    async def claim_idempotency_key(self, key: str, *, tool: str,
-                                    call_id: str | None) -> IdempotencyClaim:
-        """Try to claim `key`: `(claimed, stored_result, status)`, see `IdempotencyClaim`."""
+    async def run_once(self, key: str, *, tool: str, call_id: str | None,
+                       work: Callable[[Tx], str]) -> IdempotencyClaim:
+        """Run `work(tx)` and record its result under `key`, both in ONE transaction.
 
-        def work(tx: Tx) -> IdempotencyClaim:
+        Returns `(True, result, "done")` when it ran now. When `key` was recorded before,
+        nothing runs and the stored result comes back with `claimed` False. If `work` (or
+        recording its result) fails, the transaction rolls back: neither the change nor the
+        key remains, so "nothing was changed" is then the truth and a retry can run."""
+
+        def run(tx: Tx) -> IdempotencyClaim:
             n = tx.execute(
                 "INSERT INTO idempotency_keys (key, tool, call_id, status, created_at)"
                 " VALUES (?, ?, ?, 'in_progress', ?) ON CONFLICT (key) DO NOTHING",
                 (key, tool, call_id, utc_now()),
             )
-            if n == 1:
-                return IdempotencyClaim(True, None, "in_progress")
-            row = tx.fetchone("SELECT status, result FROM idempotency_keys WHERE key = ?", (key,))
-            assert row is not None
-            return IdempotencyClaim(False, row["result"], row["status"])
+            if n != 1:  # recorded before (PostgreSQL: a concurrent holder has committed)
+                row = tx.fetchone("SELECT status, result FROM idempotency_keys WHERE key = ?",
+                                  (key,))
+                assert row is not None
+                return IdempotencyClaim(False, row["result"], row["status"])
+            result = work(tx)
+            tx.execute("UPDATE idempotency_keys SET status = 'done', result = ? WHERE key = ?",
+                       (result, key))
+            return IdempotencyClaim(True, result, "done")
 
-        return await self.db.transaction(work)
+        return await self.db.transaction(run)
 
     async def idempotency_result(self, key: str) -> IdempotencyState | None:
         row = await self.db.fetchone("SELECT status, result FROM idempotency_keys WHERE key = ?",
                                      (key,))
         return IdempotencyState(row["status"], row["result"]) if row else None
-
-    async def complete_idempotency_key(self, key: str, result: str) -> None:
-        await self.db.execute(
-            "UPDATE idempotency_keys SET status = 'done', result = ? WHERE key = ?", (result, key))
-
-    async def release_idempotency_key(self, key: str) -> None:
-        """Forget a claim whose action failed, so a corrected retry can run."""
-        await self.db.execute(
-            "DELETE FROM idempotency_keys WHERE key = ? AND status = 'in_progress'", (key,))

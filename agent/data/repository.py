@@ -5,7 +5,8 @@ can never read or change another customer's orders or bookings, whatever ids the
 
 `Repository` is the one public facade; each concern lives in its own store module:
 `customers` (customers, PINs, orders), `appointments` (slots, bookings), `support` (tickets,
-SMS outbox, callbacks), `call_log` (call records) and `audit` (audit log, idempotency keys).
+SMS outbox, callbacks), `call_log` (call records), `audit` (audit log, idempotency keys),
+`lockouts` (failed identity checks) and `outbound_rules` (do-not-call list, call attempts).
 """
 
 from __future__ import annotations
@@ -13,12 +14,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Self
+from zoneinfo import ZoneInfo
 
 from .appointments import AppointmentStore
 from .audit import AuditLog
 from .call_log import CallLog
 from .customers import CustomerStore, check_pin, hash_pin
 from .db import Database
+from .lockouts import LockoutStore
+from .outbound_rules import OutboundRuleStore
 from .records import (
     SLOT_FORMAT,
     AuditEntry,
@@ -41,12 +45,16 @@ from .sql import Dialect, utc_now
 from .support import SupportStore
 
 
-class Repository(CustomerStore, AppointmentStore, SupportStore, CallLog, AuditLog):
+class Repository(CustomerStore, AppointmentStore, SupportStore, CallLog, AuditLog, LockoutStore,
+                 OutboundRuleStore):
     """Async, typed access to the business tables. Construct with `await Repository.open(url)`."""
 
     @classmethod
-    async def open(cls, url: str, *, clock: Callable[[], datetime] | None = None) -> Self:
-        return cls(await Database.open(url), clock=clock)
+    async def open(cls, url: str, *, clock: Callable[[], datetime] | None = None,
+                   timezone: ZoneInfo | None = None) -> Self:
+        """`timezone`: the business's (BUSINESS_TIMEZONE); its wall clock decides which
+        slots are past. `clock` replaces that clock altogether (tests)."""
+        return cls(await Database.open(url), clock=clock, timezone=timezone)
 
     async def close(self) -> None:
         await self.db.close()

@@ -32,8 +32,8 @@ from agent.data.repository import AuditEntry
 from agent.observability.redaction import redact as shared_redact
 from agent.phones import mask_phone
 
+from .errors import NotAllowed
 from .services import services_or_default
-from .verification import NotAllowed
 
 logger = logging.getLogger("phone-agent.tools")
 
@@ -138,10 +138,8 @@ def audited(kind: str = "read") -> Callable[[ToolBody], ToolBody]:
             finally:
                 _current.reset(token)
                 latency_ms = int((time.perf_counter() - started) * 1000)
-                if record.outcome and outcome == "ok":
-                    outcome = record.outcome
-                elif record.outcome == "not_confirmed":
-                    outcome = "not_confirmed"
+                if record.outcome and outcome in ("ok", "error", "denied"):
+                    outcome = record.outcome  # a guard's label is more precise
                 await asyncio.shield(_write_audit(ctx, tool_name, kwargs, outcome,
                                                   result if error is None else error,
                                                   latency_ms))
