@@ -27,14 +27,15 @@ from . import providers
 from .assistant import PhoneAssistant
 from .call_state import CallerInfo, CallState
 from .config import Settings
-from .data import open_repository
+from .data import Repository, open_repository
 from .data.services import ToolServices
 from .observability.calls import CallRecorder
+from .observability.record_sink import RecordSink
 from .speech_text import speech_text_transform
 from .telephony import outbound, warm_transfer
 from .telephony.caller import caller_from_participant
 from .telephony.cold_transfer import TransferOutcome, make_transfer_tool
-from .telephony.keypad import KeypadInput, dtmf_digit, keypad_handover
+from .telephony.keypad import KEYPAD_ENTRY_NOTE, KeypadInput, dtmf_digit, keypad_handover
 from .tools import attach_tool_audit
 
 logger = logging.getLogger("phone-agent.call")
@@ -43,6 +44,10 @@ logger = logging.getLogger("phone-agent.call")
 # canceller adapts. Phone callers get none: PSTN has no client-side AEC warm-up, and a caller
 # who can't cut in during the first seconds notices.
 BROWSER_AEC_WARMUP_S = 1.0
+
+
+# How long a call waits for the database at its start before it goes on without it.
+DATABASE_OPEN_TIMEOUT_S = 5.0
 
 
 @dataclass
@@ -54,11 +59,24 @@ class ProcessResources:
     turn_choice: providers.TurnDetectorChoice
     services: ToolServices | None = None
 
-    async def tool_services(self) -> ToolServices:
-        """One repository per process, opened on the first call and reused."""
+    async def tool_services(self) -> ToolServices | None:
+        """One repository per process, opened on the first call and reused; None while the
+        database cannot be opened (the call goes on without it, and this is tried again)."""
         if self.services is None:
-            self.services = ToolServices(repo=await open_repository(self.settings.database_url))
+            try:
+                repo = await asyncio.wait_for(
+                    open_repository(self.settings.database_url,
+                                    timezone=self.settings.business_timezone),
+                    DATABASE_OPEN_TIMEOUT_S)
+            except Exception as exc:  # unreachable, refused, migrations failed, timed out
+                logger.warning("database unavailable", extra={"error": str(exc)[:300]})
+                return None
+            self.services = ToolServices(repo=repo)
         return self.services
+
+    async def repository(self) -> Repository | None:
+        services = await self.tool_services()
+        return services.repo if services is not None else None
 
 
 def parse_metadata(raw: str) -> dict[str, Any]:
@@ -94,14 +112,17 @@ class Call:
     """The pieces of one call, wired together; `run_call` builds and starts it."""
 
     def __init__(self, ctx: JobContext, resources: ProcessResources, state: CallState,
-                 services: ToolServices, request: outbound.OutboundRequest | None) -> None:
+                 request: outbound.OutboundRequest | None) -> None:
         self.ctx = ctx
         self.settings = resources.settings
         self.state = state
         self.request = request
         self.session = build_session(resources, state)
         attach_tool_audit(self.session)
-        self.record = CallRecorder(state, self.session, services.repo)
+        services = state.services
+        sink = RecordSink(services.repo if services is not None else None,
+                          reopen=resources.repository, on_reopened=self.records_back)
+        self.record = CallRecorder(state, self.session, sink)
         self.plan = self.settings.transfer_plan
         # Set when a warm transfer leaves caller and colleague in the room: keep it.
         self.handed_off = False
@@ -125,8 +146,16 @@ class Call:
     async def keypad_human(self) -> None:
         self.record_transfer(await keypad_handover(self.session, self.state, self.plan))
 
-    async def keypad_entry(self, digits: str) -> None:
-        self.session.generate_reply(user_input=f"(typed on the keypad: {' '.join(digits)})")
+    async def keypad_entry(self) -> None:
+        # The digits stay in CallState.dtmf_buffer, where verify_identity reads them: they
+        # never enter the transcript or the model's context.
+        self.session.generate_reply(user_input=KEYPAD_ENTRY_NOTE)
+
+    def records_back(self, repo: Repository) -> None:
+        """The database answered again mid-call: the tools can use it from now on."""
+        if self.state.services is None:
+            self.state.services = ToolServices(repo=repo)
+        self.state.records_unavailable = False
 
     def on_dtmf(self, ev: rtc.SipDTMF) -> None:
         if ev.participant is not None and ev.participant.identity == self.state.caller.identity:
@@ -159,6 +188,9 @@ class Call:
         await self.session.start(
             agent=self.agent,
             room=room,
+            # No audio at rest: the framework would otherwise write both sides of the call to
+            # audio.ogg (left behind if the job process dies). Recording needs consent.
+            record=False,
             room_options=room_io.RoomOptions(
                 participant_identity=self.state.caller.identity,
                 audio_input=room_io.AudioInputOptions(
@@ -194,10 +226,14 @@ async def run_call(ctx: JobContext, resources: ProcessResources) -> None:
         participant = await ctx.wait_for_participant()
         caller = caller_from_participant(participant)
         state = CallState(room_name=ctx.room.name, caller=caller, dispatch_metadata=metadata)
+    # Without the database the call still goes on: the caller is greeted, told what can't be
+    # done right now and offered a colleague; the record is written once it is back.
     state.services = await resources.tool_services()
+    state.records_unavailable = state.services is None
     logger.info("call started", extra={"caller_kind": caller.kind,
-                                       "direction": caller.direction})
-    await Call(ctx, resources, state, state.services, request).start()
+                                       "direction": caller.direction,
+                                       "records": state.services is not None})
+    await Call(ctx, resources, state, request).start()
 
 
 

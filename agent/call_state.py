@@ -71,8 +71,10 @@ class CallState:
     dispatch_metadata: dict[str, Any] = field(default_factory=dict)
 
     # --- business tools (agent/tools) ---
-    # Repository + SMS sender; set by the call lifecycle (agent/call.py) or a test.
+    # The repository and clock; set by the call lifecycle (agent/call.py) or a test.
     services: ToolServices | None = None
+    # The database could not be opened at call start: the agent says what it can't do.
+    records_unavailable: bool = False
     # Unique per call; scopes idempotency keys so a repeated tool call never runs twice.
     call_uid: str = field(default_factory=lambda: uuid.uuid4().hex)
     # The one state-changing action read back to the caller and waiting for their answer

@@ -17,6 +17,7 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import unquote, urlparse
@@ -152,6 +153,19 @@ def time_zone(value: str) -> ZoneInfo:
         raise ValueError("must be an IANA time zone such as America/New_York") from None
 
 
+def hours(value: str) -> tuple[dt_time, dt_time]:
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})", value)
+    if m is None:
+        raise ValueError("must be a range of local times like 08:00-21:00")
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    if not (h1 < 24 and m1 < 60 and (h2 < 24 or (h2, m2) == (24, 0)) and m2 < 60):
+        raise ValueError("must be a range of local times like 08:00-21:00")
+    end = dt_time.max if (h2, m2) == (24, 0) else dt_time(h2, m2)
+    if end <= dt_time(h1, m1):
+        raise ValueError("must end after it starts (e.g. 08:00-21:00)")
+    return dt_time(h1, m1), end
+
+
 def transfer_destinations(value: str) -> dict[str, str]:
     return TransferPlan.parse(value).destinations
 
@@ -267,6 +281,12 @@ class Settings:
                                             default="30")
     outbound_amd: bool = setting("OUTBOUND_AMD", "answering-machine detection on outbound "
                                  "calls: on | off", on_off, default="on")
+    outbound_calling_hours: tuple[dt_time, dt_time] = setting(
+        "OUTBOUND_CALLING_HOURS", "when outbound calls may ring, in the callee's local time "
+        "(from the number): HH:MM-HH:MM", hours, default="08:00-21:00")
+    outbound_max_attempts_per_day: int = setting(
+        "OUTBOUND_MAX_ATTEMPTS_PER_DAY", "outbound calls to one number in 24 hours, at most",
+        whole(1, 100), default="3")
     warm_transfer_plan: WarmTransferPlan = setting(
         "WARM_TRANSFER_DESTINATIONS", "numbers dialled through the outbound trunk for warm "
         "transfers: department=+number, comma-separated (the tool exists only when set)",

@@ -18,6 +18,7 @@ import functools
 import inspect
 import json
 import logging
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Collection
@@ -57,6 +58,27 @@ _PHONE_KEYS = {"phone_number", "phone", "caller", "recipient", "to"}
 def redact(text: str) -> str:
     """Remove phone numbers, emails, card numbers, dates of birth and PINs from free text."""
     return shared_redact(text) if text else text
+
+
+_RAW_PAIR = re.compile(r"""(?P<key>["']?(?P<name>[A-Za-z_]\w*)["']?\s*[:=]\s*)"""
+                       r"""(?P<value>"(?:[^"\\]|\\.)*"?|'[^']*'?|[^,}\s]+)""")
+_LONG_DIGITS = re.compile(r"(?<![…\d])\d(?:[\s./-]?\d){3,}")
+
+
+def redact_raw_arguments(raw: str) -> str:
+    """Arguments that are not even JSON, kept for the audit without what they may carry:
+    values of sensitive keys go whole (found leniently, the text being broken), the rest is
+    `redact`ed, and any run of four or more digits left is masked (with the structure gone,
+    a bare number may be a PIN or a date of birth)."""
+
+    def pair(m: re.Match[str]) -> str:
+        name = m.group("name").lower()
+        if name in _SECRET_KEYS or name in _PHONE_KEYS:
+            return m.group("key") + '"[redacted]"'
+        return m.group(0)
+
+    text = _RAW_PAIR.sub(pair, raw[:600])
+    return _LONG_DIGITS.sub("[digits]", redact(text))[:300]
 
 
 def redact_arguments(args: dict[str, Any]) -> dict[str, Any]:
@@ -190,7 +212,7 @@ def audit_unparsed_calls(session: AgentSession[CallState], tool_names: Collectio
             if not out.is_error:
                 continue
             out.output = UNREADABLE_ARGUMENTS
-            raw = {"raw_arguments": str(call.arguments)[:300]}
+            raw = {"raw_arguments": redact_raw_arguments(str(call.arguments))}
             task = asyncio.get_running_loop().create_task(
                 _write_audit(session, call.name, raw, "invalid_arguments",
                              UNREADABLE_ARGUMENTS, 0))
