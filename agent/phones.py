@@ -56,7 +56,9 @@ def _parse(text: str) -> phonenumbers.PhoneNumber:
     """libphonenumber's reading of `text`, complete and without an extension, or ToolError."""
     if len(text) > 40:
         raise ToolError(_NOT_A_NUMBER)
-    # Any script's digits become ASCII first, so the checks below see what will be dialled.
+    # Full-width forms ("＋１") and any script's digits become ASCII first, so the checks
+    # below see what will be dialled.
+    text = unicodedata.normalize("NFKC", text)
     text = "".join(str(unicodedata.digit(ch)) if ch.isdigit() else ch for ch in text)
     if not re.fullmatch(r"[+\d\s().-]+", text):
         raise ToolError(_NOT_A_NUMBER)

@@ -97,6 +97,14 @@ class RecordSink:
 
     async def flush(self) -> None:
         """Wait for every write; log what could not reach the database (call end)."""
+        if self._retrying is not None:
+            if self._repo is not None:
+                await self._retrying  # it is writing what it held: let it finish
+            else:
+                self._retrying.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._retrying
+            self._retrying = None
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         if self._queue and not await self._try_reopen():
@@ -104,11 +112,6 @@ class RecordSink:
                 logger.warning("call record kept in the log (database unavailable): %s",
                                pending.describe)
             self._queue.clear()
-        if self._retrying is not None:
-            self._retrying.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._retrying
-            self._retrying = None
 
 
 def _log_failure(task: asyncio.Future[None]) -> None:

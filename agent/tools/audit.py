@@ -21,7 +21,7 @@ import logging
 import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -162,13 +162,26 @@ def audited(kind: str = "read") -> Callable[[ToolBody], ToolBody]:
                 latency_ms = int((time.perf_counter() - started) * 1000)
                 if record.outcome and outcome in ("ok", "error", "denied"):
                     outcome = record.outcome  # a guard's label is more precise
-                await asyncio.shield(_write_audit(ctx, tool_name, kwargs, outcome,
+                await _audit_in_time(_write_audit(ctx, tool_name, kwargs, outcome,
                                                   result if error is None else error,
                                                   latency_ms))
 
         return wrapper
 
     return decorate
+
+
+# The caller's answer waits this long at most for its audit row: a locked or slow database
+# must not hold the answer back (the row is still written, in the background).
+AUDIT_WAIT_S = 0.5
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+async def _audit_in_time(write: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.ensure_future(write)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+    await asyncio.wait({task}, timeout=AUDIT_WAIT_S)  # never cancels it
 
 
 def _filler(ctx: Any, kind: str) -> AbstractAsyncContextManager[None]:

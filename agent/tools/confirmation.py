@@ -244,7 +244,7 @@ class ConfirmationGate:
                     finally:
                         if self.state.pending_action is pending:
                             self.state.pending_action = None
-                if same and answer.heard:
+                if same and answer.heard and answer.turn is self.latest_user:
                     note_outcome("not_confirmed")
                     raise ToolError("Nothing was changed: the caller did not clearly say yes "
                                     "to the read-back. If they still want it, call this again "

@@ -7,6 +7,8 @@ a real `AgentSession`. The history items are the framework's own types (`ChatMes
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,12 +74,22 @@ class FakeCtx:
                         metrics=metrics or {}))
 
 
+_TEMPLATE: dict[str, Path] = {}
+
+
 async def open_seeded(tmp_path: Path, name: str = "guards.db") -> Repository:
+    """A freshly seeded SQLite database of its own (a copy of one seeded per test process:
+    seeding takes seconds on a loaded machine, copying a file does not)."""
     from agent.data.seed import seed
 
-    repo = await Repository.open(f"sqlite:///{tmp_path}/{name}")
-    await seed(repo)
-    return repo
+    if "db" not in _TEMPLATE:
+        template = Path(tempfile.mkdtemp(prefix="seeded-")) / "template.db"
+        repo = await Repository.open(f"sqlite:///{template}")
+        await seed(repo)
+        await repo.close()
+        _TEMPLATE["db"] = template
+    shutil.copyfile(_TEMPLATE["db"], tmp_path / name)
+    return await Repository.open(f"sqlite:///{tmp_path}/{name}")
 
 
 def make_ctx(repo: Repository, *, phone: str | None = MARIA, verified: int | None = None,
