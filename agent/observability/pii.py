@@ -87,7 +87,7 @@ _YEAR = r"(?:19|20)\d{2}"
 # A full date: day, month and year in any usual order; group "y" is the year.
 _FULL_DATE = (
     rf"(?:(?P<y1>{_YEAR})[-/.]\d{{1,2}}[-/.]\d{{1,2}}"
-    rf"|\d{{1,2}}[-/.]\d{{1,2}}[-/.](?P<y2>{_YEAR}|\d{{2}})"
+    rf"|\d{{1,2}}(?P<sep>[-/])\d{{1,2}}(?P=sep)(?P<y2>{_YEAR}|\d{{2}})|\d{{1,2}}\.\d{{1,2}}\.(?P<y5>{_YEAR})"
     rf"|{_MONTH}\.?\s+(?:the\s+)?\d{{1,2}}{_ORD},?\s+(?:of\s+)?(?P<y3>{_YEAR})"
     rf"|(?:the\s+)?\d{{1,2}}{_ORD}\s+(?:of\s+)?{_MONTH}\.?,?\s+(?:of\s+)?(?P<y4>{_YEAR}))"
 )
@@ -160,9 +160,9 @@ def _old_full_dates(text: str) -> Iterator[Span]:
     """A full date at least ten years back is a date of birth, labelled or not."""
     limit = date.today().year - 10
     for m in _FULL_DATE_RE.finditer(text):
-        year = next(y for y in (m.group("y1"), m.group("y2"), m.group("y3"), m.group("y4"))
-                    if y)
-        full = int(year) if len(year) == 4 else 1900 + int(year)
+        year = next(y for y in (m.group("y1"), m.group("y2"), m.group("y3"), m.group("y4"),
+                                m.group("y5")) if y)
+        full = int(year) if len(year) == 4 else (2000 if int(year) <= 68 else 1900) + int(year)
         if full <= limit:
             yield m.start(), m.end(), "[DOB]"
 
