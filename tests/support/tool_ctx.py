@@ -104,3 +104,10 @@ async def call(ctx: FakeCtx, tool: Any, **kwargs: Any) -> str:
     """Invoke a tool as the framework would (a fresh function-call id each time)."""
     ctx.next_call()
     return await tool(ctx, **kwargs)
+
+
+async def verified_ctx(repo: Repository, phone: str = MARIA) -> FakeCtx:
+    """A call from `phone`'s customer, verified with their PIN."""
+    customer = await repo.customer_by_phone(phone)
+    assert customer is not None
+    return make_ctx(repo, phone=phone, verified=customer.id)

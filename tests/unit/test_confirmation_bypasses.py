@@ -3,30 +3,19 @@ heard. Real tools on a seeded database; the history items are the framework's ow
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
+from typing import Any
 
 import pytest
 from livekit.agents import ToolError
 
 from agent import tools as business
 from agent.data.repository import Repository
-from tests.support.tool_ctx import MARIA, FakeCtx, call, make_ctx, open_seeded
+from tests.support.tool_ctx import FakeCtx, call, verified_ctx
 
 
 @pytest.fixture
-async def repo(tmp_path: Path) -> AsyncIterator[Repository]:
-    r = await open_seeded(tmp_path)
-    try:
-        yield r
-    finally:
-        await r.close()
-
-
-async def maria_ctx(repo: Repository) -> FakeCtx:
-    maria = await repo.customer_by_phone(MARIA)
-    assert maria is not None
-    return make_ctx(repo, verified=maria.id)
+async def repo(seeded_repo: Repository) -> Repository:
+    return seeded_repo
 
 
 async def free_slot(repo: Repository) -> str:
@@ -34,15 +23,21 @@ async def free_slot(repo: Repository) -> str:
     return str(slots[0].id)
 
 
+async def booking_read_back(repo: Repository, **heard: Any) -> tuple[FakeCtx, str]:
+    """Maria asks for a free slot and the agent reads the booking back (as `heard` says)."""
+    ctx = await verified_ctx(repo)
+    sid = await free_slot(repo)
+    ctx.user_says("book the first one")
+    ctx.tool_returned(await call(ctx, business.book_appointment, slot_id=sid), **heard)
+    return ctx, sid
+
+
 async def booked(repo: Repository, slot_id: str) -> bool:
     return not await repo.is_slot_free(int(slot_id))
 
 
 async def test_a_no_is_not_forgotten_by_a_later_yes(repo: Repository) -> None:
-    ctx = await maria_ctx(repo)
-    sid = await free_slot(repo)
-    ctx.user_says("book the first one")
-    ctx.tool_returned(await call(ctx, business.book_appointment, slot_id=sid))
+    ctx, sid = await booking_read_back(repo)
     ctx.user_says("No.")  # the model does not act on it...
     ctx.agent_says("Okay. Is there anything else I can help with?")
     ctx.user_says("Yes, sure.")  # ...and a yes to another question comes along
@@ -54,7 +49,7 @@ async def test_a_no_is_not_forgotten_by_a_later_yes(repo: Repository) -> None:
 
 
 async def test_yes_to_a_cancel_never_executes_an_earlier_booking(repo: Repository) -> None:
-    ctx = await maria_ctx(repo)
+    ctx = await verified_ctx(repo)
     sid = await free_slot(repo)
     (booking,) = await repo.bookings_for_customer(ctx.userdata.verified_customer_id or 0)
     ctx.user_says("book the first one")
@@ -76,7 +71,7 @@ async def test_yes_to_a_cancel_never_executes_an_earlier_booking(repo: Repositor
 
 
 async def test_the_cancel_runs_when_the_yes_answers_it(repo: Repository) -> None:
-    ctx = await maria_ctx(repo)
+    ctx = await verified_ctx(repo)
     (booking,) = await repo.bookings_for_customer(ctx.userdata.verified_customer_id or 0)
     ctx.user_says("cancel my appointment")
     ctx.tool_returned(await call(ctx, business.cancel_appointment, booking_id=str(booking.id)))
@@ -85,25 +80,17 @@ async def test_the_cancel_runs_when_the_yes_answers_it(repo: Repository) -> None
     assert out.startswith("Cancelled")
 
 
-async def test_an_interrupted_read_back_does_not_count(repo: Repository) -> None:
-    ctx = await maria_ctx(repo)
+@pytest.mark.parametrize("played", ["Book a device repair", None],
+                         ids=["cut-short", "complete-text"])
+async def test_an_interrupted_read_back_does_not_count(repo: Repository,
+                                                       played: str | None) -> None:
+    ctx = await verified_ctx(repo)
     sid = await free_slot(repo)
     ctx.user_says("book the first one")
     readback = await call(ctx, business.book_appointment, slot_id=sid)
-    # the caller cut the read-back off: the framework stores what was played, interrupted
-    ctx.tool_returned(readback, spoken="Book a device repair", interrupted=True)
-    ctx.user_says("yes")
-    out = await call(ctx, business.book_appointment, slot_id=sid)
-    assert out.startswith("NOT DONE YET") and not await booked(repo, sid)
-
-
-async def test_an_interrupted_read_back_does_not_count_even_if_its_text_is_complete(
-        repo: Repository) -> None:
-    ctx = await maria_ctx(repo)
-    sid = await free_slot(repo)
-    ctx.user_says("book the first one")
-    readback = await call(ctx, business.book_appointment, slot_id=sid)
-    ctx.tool_returned(readback, interrupted=True)
+    # the caller cut the read-back off: the framework stores what was played, marked
+    # interrupted (even when the text got through, the speech did not end as it should)
+    ctx.tool_returned(readback, spoken=played, interrupted=True)
     ctx.user_says("yes")
     assert (await call(ctx, business.book_appointment, slot_id=sid)).startswith("NOT DONE YET")
     assert not await booked(repo, sid)
@@ -111,7 +98,7 @@ async def test_an_interrupted_read_back_does_not_count_even_if_its_text_is_compl
 
 async def test_a_yes_spoken_over_the_end_of_the_read_back_does_not_count(
         repo: Repository) -> None:
-    ctx = await maria_ctx(repo)
+    ctx = await verified_ctx(repo)
     sid = await free_slot(repo)
     ctx.user_says("book the first one")
     readback = await call(ctx, business.book_appointment, slot_id=sid)
@@ -128,7 +115,7 @@ async def test_a_yes_spoken_over_the_end_of_the_read_back_does_not_count(
 
 async def test_a_yes_to_something_the_agent_never_read_back_does_not_count(
         repo: Repository) -> None:
-    ctx = await maria_ctx(repo)
+    ctx = await verified_ctx(repo)
     sid = await free_slot(repo)
     ctx.user_says("book the first one")
     readback = await call(ctx, business.book_appointment, slot_id=sid)
@@ -142,10 +129,7 @@ async def test_a_yes_to_something_the_agent_never_read_back_does_not_count(
                                     "yes, but cancel all", "Yes? Which day was that?",
                                     "(the caller typed their PIN on the keypad)"])
 async def test_hedged_or_mixed_answers_are_not_assent(repo: Repository, answer: str) -> None:
-    ctx = await maria_ctx(repo)
-    sid = await free_slot(repo)
-    ctx.user_says("book the first one")
-    ctx.tool_returned(await call(ctx, business.book_appointment, slot_id=sid))
+    ctx, sid = await booking_read_back(repo)
     ctx.user_says(answer)
     with pytest.raises(ToolError, match="Nothing was changed"):
         await call(ctx, business.book_appointment, slot_id=sid)
@@ -158,10 +142,7 @@ async def test_hedged_or_mixed_answers_are_not_assent(repo: Repository, answer: 
 
 
 async def test_a_yes_the_model_did_not_act_on_expires_with_its_turn(repo: Repository) -> None:
-    ctx = await maria_ctx(repo)
-    sid = await free_slot(repo)
-    ctx.user_says("book the first one")
-    ctx.tool_returned(await call(ctx, business.book_appointment, slot_id=sid))
+    ctx, sid = await booking_read_back(repo)
     ctx.user_says("yes")
     ctx.agent_says("Anything else?")  # the model did not book in that turn
     ctx.user_says("no, that's all")
@@ -170,10 +151,7 @@ async def test_a_yes_the_model_did_not_act_on_expires_with_its_turn(repo: Reposi
 
 
 async def test_the_honest_path_still_books_once(repo: Repository) -> None:
-    ctx = await maria_ctx(repo)
-    sid = await free_slot(repo)
-    ctx.user_says("book the first one")
-    ctx.tool_returned(await call(ctx, business.book_appointment, slot_id=sid))
+    ctx, sid = await booking_read_back(repo)
     ctx.user_says("Yes, please book it.")
     assert (await call(ctx, business.book_appointment, slot_id=sid)).startswith("Booked:")
     assert (await call(ctx, business.book_appointment, slot_id=sid)).startswith("Already done")

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from agent.config import load_settings
 from agent.data.repository import Repository
 from agent.observability.record_sink import RecordSink
 from agent.tools.audit import GENERIC_FAILURE
-from tests.support.tool_ctx import MARIA, call, make_ctx, open_seeded
+from tests.support.tool_ctx import MARIA, call, make_ctx, verified_ctx
 
 GOOD = {
     "LIVEKIT_URL": "ws://127.0.0.1:7880", "LIVEKIT_API_KEY": "devkey",
@@ -30,18 +29,13 @@ GOOD = {
 
 
 @pytest.fixture
-async def repo(tmp_path: Path) -> AsyncIterator[Repository]:
-    r = await open_seeded(tmp_path)
-    try:
-        yield r
-    finally:
-        await r.close()
+async def repo(seeded_repo: Repository) -> Repository:
+    return seeded_repo
 
 
 async def test_a_change_and_its_idempotency_record_commit_together(repo: Repository) -> None:
-    maria = await repo.customer_by_phone(MARIA)
-    assert maria is not None
-    ctx = make_ctx(repo, verified=maria.id)
+    ctx = await verified_ctx(repo)
+    maria_id = ctx.userdata.verified_customer_id or 0
     slots = await repo.available_slots(date_from="2000-01-01", date_to="2100-01-01", limit=1)
     sid = str(slots[0].id)
     ctx.user_says("book the first one")
@@ -57,7 +51,7 @@ async def test_a_change_and_its_idempotency_record_commit_together(repo: Reposit
     assert "nothing was changed" in GENERIC_FAILURE
     # ...and that is the truth: the booking went with the failed record.
     assert await repo.is_slot_free(int(sid))
-    assert [b for b in await repo.bookings_for_customer(maria.id) if b.slot_id == int(sid)] == []
+    assert [b for b in await repo.bookings_for_customer(maria_id) if b.slot_id == int(sid)] == []
     # The caller asks again once the database is well: it books (no "the slot is taken").
     await repo.db.execute("DROP TRIGGER fail_result")
     readback = await call(ctx, business.book_appointment, slot_id=sid)

@@ -4,8 +4,6 @@ never tell whether a number is a customer's, caller ID from the bridge's E.164 o
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,19 +15,15 @@ from agent.data.repository import Repository
 from agent.telephony.caller import caller_from_participant
 from agent.tools import verification
 from agent.tools.verification import NotAllowed
-from tests.support.tool_ctx import JAMES, MARIA, call, make_ctx, open_seeded
+from tests.support.tool_ctx import JAMES, MARIA, call, make_ctx
 
 TOMAS = "+13055550111"  # has no PIN: date of birth only
 UNKNOWN = "+12025550100"
 
 
 @pytest.fixture
-async def repo(tmp_path: Path) -> AsyncIterator[Repository]:
-    r = await open_seeded(tmp_path)
-    try:
-        yield r
-    finally:
-        await r.close()
+async def repo(seeded_repo: Repository) -> Repository:
+    return seeded_repo
 
 
 async def fail(ctx: Any, **kwargs: str) -> str:

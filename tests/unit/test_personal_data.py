@@ -6,38 +6,27 @@ from __future__ import annotations
 import io
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import Iterator
 
 import pytest
 from livekit.agents.cli.log import JsonFormatter
 
 from agent import tools as business
 from agent.data.repository import Repository
-from agent.observability.redaction import install_log_redaction, uninstall_log_redaction
+from agent.observability.redaction import install_log_redaction
 from agent.speech_text import normalize_for_speech
 from agent.tools.audit import redact_raw_arguments
 from agent.tools.validation import clean_text
-from tests.support.tool_ctx import MARIA, call, make_ctx, open_seeded
+from tests.support.logs import root_log
+from tests.support.tool_ctx import call, verified_ctx
 
 INVISIBLE = "\x9b\u2066\u2069\u2060\u200b\u202e\u061c\ufeff\u00ad\x1b"
 
 
 @pytest.fixture
 def json_log() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(JsonFormatter())  # what `python agent.py start` writes
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
-    try:
+    with root_log(JsonFormatter()) as stream:  # what `python agent.py start` writes
         yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
-        uninstall_log_redaction()
 
 
 def test_the_frameworks_pii_fields_never_reach_the_log(json_log: io.StringIO) -> None:
@@ -78,24 +67,19 @@ def test_free_text_loses_control_bidi_and_zero_width_characters() -> None:
 
 
 @pytest.fixture
-async def repo(tmp_path: Path) -> AsyncIterator[Repository]:
-    r = await open_seeded(tmp_path)
-    try:
-        yield r
-    finally:
-        await r.close()
+async def repo(seeded_repo: Repository) -> Repository:
+    return seeded_repo
 
 
 async def test_free_text_is_stored_without_invisible_characters(repo: Repository) -> None:
-    maria = await repo.customer_by_phone(MARIA)
-    assert maria is not None
-    ctx = make_ctx(repo, verified=maria.id)
+    ctx = await verified_ctx(repo)
+    maria_id = ctx.userdata.verified_customer_id or 0
     ticket = {"subject": f"No{INVISIBLE} sound",
               "description": f"The TV\u2067 has\u200d no sound at all.{INVISIBLE}"}
     ctx.user_says("open a ticket")
     ctx.tool_returned(await call(ctx, business.create_support_ticket, **ticket))
     ctx.user_says("yes")
     assert "Ticket" in await call(ctx, business.create_support_ticket, **ticket)
-    (saved,) = await repo.tickets_for_customer(maria.id)
+    (saved,) = await repo.tickets_for_customer(maria_id)
     assert saved.subject == "No sound"
     assert saved.description == "The TV has no sound at all."

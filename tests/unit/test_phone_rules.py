@@ -5,9 +5,7 @@ daily attempt limit, and dial only with a valid number and a purpose given as qu
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, time
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -31,7 +29,7 @@ from agent.telephony.outbound_policy import (
     refusal,
 )
 from agent.tools import ToolServices
-from tests.support.tool_ctx import call, make_ctx, open_seeded
+from tests.support.tool_ctx import call, make_ctx
 
 GOOD = {
     "LIVEKIT_URL": "ws://127.0.0.1:7880", "LIVEKIT_API_KEY": "devkey",
@@ -45,12 +43,8 @@ NOON_IN_NEW_YORK = datetime(2026, 5, 4, 16, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def repo(tmp_path: Path) -> AsyncIterator[Repository]:
-    r = await open_seeded(tmp_path)
-    try:
-        yield r
-    finally:
-        await r.close()
+async def repo(seeded_repo: Repository) -> Repository:
+    return seeded_repo
 
 
 # -- parsing ------------------------------------------------------------------------------------

@@ -15,8 +15,9 @@ from livekit import api
 
 from agent.config import ConfigError, load_settings
 from agent.data.db import Database, DatabaseError
-from agent.observability.redaction import install_log_redaction, uninstall_log_redaction
+from agent.observability.redaction import install_log_redaction
 from sip import provision
+from tests.support.logs import root_log
 
 GOOD = {
     "LIVEKIT_URL": "ws://127.0.0.1:7880",
@@ -32,19 +33,8 @@ DB_URL = f"postgresql://app:{DB_PASSWORD}@127.0.0.1:1/phone"
 
 @pytest.fixture
 def log_stream() -> Iterator[io.StringIO]:
-    stream = io.StringIO()
-    handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(message)s %(detail)s"))
-    root = logging.getLogger()
-    old_level = root.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    try:
+    with root_log(logging.Formatter("%(message)s %(detail)s")) as stream:
         yield stream
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(old_level)
-        uninstall_log_redaction()
 
 
 def test_database_password_never_in_repr_or_config_error() -> None:

@@ -7,9 +7,7 @@ function call id); the behaviour tests drive the same tools through a real `Agen
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -32,18 +30,14 @@ from agent.tools.validation import (
     parse_pin,
 )
 from agent.tools.verification import NotAllowed, require_verified
-from tests.support.tool_ctx import JAMES, MARIA, FakeCtx, call, make_ctx, open_seeded
+from tests.support.tool_ctx import JAMES, MARIA, FakeCtx, call, make_ctx
 
 TODAY = date(2026, 5, 4)
 
 
 @pytest.fixture
-async def repo(tmp_path: Path) -> AsyncIterator[Repository]:
-    r = await open_seeded(tmp_path)
-    try:
-        yield r
-    finally:
-        await r.close()
+async def repo(seeded_repo: Repository) -> Repository:
+    return seeded_repo
 
 
 # -- redaction ---------------------------------------------------------------------------------
