@@ -93,6 +93,8 @@ _FULL_DATE = (
 )
 _DATE = (
     rf"(?:{_FULL_DATE}"
+    rf"|{_MONTH}\.?\s+(?:the\s+)?\d{{1,2}}{_ORD},?\s+\d{{2}}(?!\d)"  # "march 14th 85"
+    rf"|(?:the\s+)?\d{{1,2}}{_ORD}\s+(?:of\s+)?{_MONTH}\.?,?\s+\d{{2}}(?!\d)"
     rf"|{_MONTH}\.?\s+(?:the\s+)?\d{{1,2}}{_ORD}"
     rf"|(?:the\s+)?\d{{1,2}}{_ORD}\s+(?:of\s+)?{_MONTH}"
     r"|\d{1,2}[\s/.-]\d{1,2}[\s/.-]\d{2,4}|\d{6,8}"
@@ -126,8 +128,11 @@ _SSN_LABELLED_RE = re.compile(
 )
 _PIN_LABEL = (r"pin(?:\s+(?:code|number))?|passcode|pass\s+code|security\s+code|cvv2?|cvc"
               r"|verification\s+code|access\s+code|one[- ]time\s+(?:code|password)|otp")
+# Words that may stand between a PIN's label and its digits ("my pin might be 2468").
+_HEDGE = r"might|should|would|could|be|probably|i\s+think|think|it's|its|it|like|still"
 _PIN_RE = re.compile(
-    rf"(?i)\b(?:{_PIN_LABEL})(?:'s)?(\s*(?:is|was|:|=|#)?\s*)(\d{{3,8}}|\d(?:\s\d){{2,7}})(?!\w)"
+    rf"(?i)\b(?:{_PIN_LABEL})(?:'s)?((?:\s*(?:is|was|:|=|#)|\s+(?:{_HEDGE}))*\s*)"
+    r"(\d{3,8}|\d(?:\s\d){2,7})(?!\w)"
 )
 _INTL_PHONE_RE = re.compile(r"(?<![\w+])\+\d[\d .()-]{6,20}\d(?![\w])")
 _NANP_PHONE_RE = re.compile(
@@ -135,7 +140,8 @@ _NANP_PHONE_RE = re.compile(
 )
 _LOCAL_PHONE_RE = re.compile(r"(?<![\w+.$,/-])\d{3}-\d{4}(?![\w-]|\.\d)")
 _STREET = (r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way"
-           r"|place|pl|terrace|circle|parkway|pkwy|highway|hwy|square|sq|crescent|close")
+           r"|place|pl|terrace|circle|parkway|pkwy|highway|hwy|square|sq|crescent|close|loop"
+           r"|alley|trail|plaza")
 _ADDRESS_RE = re.compile(
     rf"(?i)(?<![\w$.,:/-])\d{{1,6}}[A-Za-z]?\s+(?:[A-Za-z0-9][A-Za-z0-9'.-]*\s+){{1,3}}?"
     rf"(?:{_STREET})"

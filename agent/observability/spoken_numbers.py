@@ -34,8 +34,10 @@ _REPEATS = {"double": 2, "triple": 3}
 _SCALES = {"hundred": 100, "thousand": 1000}
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
           "september", "october", "november", "december")
+# Spoken punctuation inside a number ("one nine eight five dash oh three dash one four").
+_JOINERS = {"dash": "-", "hyphen": "-", "slash": "/"}
 _NUMBER_WORDS = set(UNITS) | set(TEENS) | set(TENS) | set(ORDINALS) | set(_REPEATS) | \
-    set(_SCALES) | {"and", "plus"}
+    set(_SCALES) | set(_JOINERS) | {"and", "plus"}
 
 _WORD = re.compile(r"[A-Za-z]+")
 
@@ -177,7 +179,7 @@ def canonical(text: str) -> list[Piece]:
     pos = 0
     i = 0
     while i < len(tokens):
-        if not _is_number_word(words, i) or words[i] in ("and",) or i in compound:
+        if not _is_number_word(words, i) or words[i] in ("and", *_JOINERS) or i in compound:
             i += 1
             continue
         j, groups = i, [[words[i]]]
@@ -186,25 +188,41 @@ def canonical(text: str) -> list[Piece]:
             gap = text[tokens[j][1]:tokens[j + 1][0]]
             if not re.fullmatch(r"[ ,-]+", gap) or words[j + 1] == "plus":
                 break
-            if "," in gap:
+            if "," in gap or words[j + 1] in _JOINERS or words[j] in _JOINERS:
                 groups.append([])
             groups[-1].append(words[j + 1])
             j += 1
-        while groups and groups[-1] and groups[-1][-1] == "and":  # "... and" ends no number
+        # "... and" or "... dash" ends no number
+        while j > i and groups[-1][-1] in ("and", *_JOINERS):
             groups[-1].pop()
+            if not groups[-1]:
+                groups.pop()
             j -= 1
-        digit_groups = [_run_digits(g) for g in groups if g]
+        digit_groups = [_JOINERS[g[0]] if len(g) == 1 and g[0] in _JOINERS else _run_digits(g)
+                        for g in groups if g]
         all_oh = all(w == "oh" for g in groups for w in g)
         if digit_groups and None not in digit_groups and not all_oh:
             start, end = tokens[i][0], tokens[j][1]
             if start > pos:
                 pieces.append(Piece(pos, start, text[pos:start], False))
-            pieces.append(Piece(start, end, " ".join(d for d in digit_groups if d), True))
+            pieces.append(Piece(start, end, _join(digit_groups), True))
             pos = end
-        i = j + 1
+        i = max(j, i) + 1  # always forward
     if pos < len(text):
         pieces.append(Piece(pos, len(text), text[pos:], False))
     return pieces
+
+
+def _join(groups: list[str | None]) -> str:
+    """Digit groups with a space between them (a pause), none around a spoken "dash"."""
+    out = ""
+    for group in groups:
+        if not group:
+            continue
+        if out and group not in _JOINERS.values() and out[-1] not in _JOINERS.values():
+            out += " "
+        out += group
+    return out
 
 
 def canonical_text(pieces: list[Piece]) -> str:

@@ -51,3 +51,20 @@ def test_every_kind_is_caught_in_its_spoken_form() -> None:
     assert redact("2468", context="Please type or say your PIN.") == "[PIN]"
     assert redact("2468") == "2468"  # without the question it is just a number
     assert redact("I live at four twenty one elm street") == "I live at [ADDRESS]"
+
+
+def test_any_mix_of_number_words_and_punctuation_is_handled() -> None:
+    """The redactor sees every log line: it must finish, and never raise, on any input."""
+    import random
+
+    vocab = ["one", "two", "oh", "zero", "twenty", "nineteen", "hundred", "thousand", "and",
+             "plus", "dash", "slash", "double", "second", "first", "of", "march", "pin", "is",
+             "born", "at", "dot", "com", "my", "street", "4821", "1985-03-14", ",", "-", ".",
+             "?", "+", "@", "[PIN]", "…0142", "\u202e", "x"]
+    rng = random.Random(9)
+    for _ in range(3000):
+        words = [rng.choice(vocab) for _ in range(rng.randint(1, 14))]
+        text = rng.choice([" ", "", ", ", "-"]).join(words)
+        out = redact(text, context=rng.choice([None, "What's your PIN?", "Your birthday?"]))
+        assert isinstance(out, str)
+        assert redact(out) == redact(redact(out))  # a second pass settles
