@@ -78,7 +78,7 @@ class CallState:
     # Unique per call; scopes idempotency keys so a repeated tool call never runs twice.
     call_uid: str = field(default_factory=lambda: uuid.uuid4().hex)
     # The one state-changing action read back to the caller and waiting for their answer
-    # (see agent/tools/confirmation.py): a new read-back replaces it.
+    # (see agent/tools/confirmation.py): the caller's next turn decides it.
     pending_action: PendingAction | None = None
     # How the verified caller proved it: changes to an account with a PIN need the PIN.
     verified_with_pin: bool = False

@@ -9,8 +9,9 @@
   validated has changed since (the slot is now taken: by this very booking).
 * Read-back - `prepare()` validates against current data and returns the read-back and the
   action. A call that is not the confirmation of a pending action stores ONE pending action
-  (any other pending action is dropped: at most one waits at a time) bound to this function
-  call, and returns the read-back for the agent to say word for word.
+  bound to this function call, and returns the read-back for the agent to say word for word.
+  At most one waits at a time: a different change asked for before the caller answered is
+  refused (one question at a time), and once they answered, the old one is gone.
 * Hearing - the read-back counts only once an assistant message after that function call's
   output says it (`carries`) and was played to the end: the framework marks speech the
   caller cut off as `interrupted`, and a caller turn that began before the read-back stopped
@@ -231,7 +232,11 @@ class ConfirmationGate:
                     note_outcome("awaiting_confirmation")
                     return ("NOT DONE. The caller has not answered the read-back yet. Say it "
                             f"to them word for word: \"{pending.readback}\" and wait.")
-                # a different action supersedes the unanswered one (only one waits at a time)
+                # Another change while one awaits its answer: one question at a time, or a
+                # single "yes" would answer two read-backs.
+                raise ToolError("NOT DONE: another change is waiting for the caller's answer "
+                                f"(\"{pending.readback}\"). Ask about one thing at a time: get "
+                                "their answer to that first.")
             else:
                 # The first caller turn after the read-back decides, once, whatever it is.
                 self.state.pending_action = None

@@ -63,11 +63,24 @@ async def test_yes_to_a_cancel_never_executes_an_earlier_booking(repo: Repositor
     pending = ctx.userdata.pending_action
     assert pending is not None and pending.tool == "book_appointment"
     # ...and the cancel that "Yes." answered was not what the model then asked for: it is
-    # gone too, so calling it now only reads it back again
-    again = await call(ctx, business.cancel_appointment, booking_id=str(booking.id))
-    assert again.startswith("NOT DONE YET")
+    # gone too; asking for it now, with the booking's read-back unanswered, changes nothing
+    with pytest.raises(ToolError, match="one thing at a time"):
+        await call(ctx, business.cancel_appointment, booking_id=str(booking.id))
     still = await repo.booking_for_customer(booking.customer_id, booking.id)
     assert still is not None and still.status == "booked"
+
+
+async def test_one_change_waits_at_a_time(repo: Repository) -> None:
+    ctx, sid = await booking_read_back(repo)
+    ctx.session.history.items.pop()  # the model has not spoken yet: it asks for more first
+    (booking,) = await repo.bookings_for_customer(ctx.userdata.verified_customer_id or 0)
+    with pytest.raises(ToolError, match="one thing at a time"):
+        await call(ctx, business.cancel_appointment, booking_id=str(booking.id))
+    ctx.agent_says(ctx.session.history.items[-1].output)  # only the booking is read back
+    ctx.user_says("yes")
+    assert (await call(ctx, business.book_appointment, slot_id=sid)).startswith("Booked:")
+    still = await repo.booking_for_customer(booking.customer_id, booking.id)
+    assert still is not None and still.status == "booked"  # one yes, one change
 
 
 async def test_the_cancel_runs_when_the_yes_answers_it(repo: Repository) -> None:
