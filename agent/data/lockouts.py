@@ -37,10 +37,17 @@ class LockoutStore(Store):
 
         return await self.db.run(count)
 
-    async def record_verification_failure(self, subjects: Sequence[str]) -> None:
+    async def record_verification_failure(self, subjects: Sequence[str], *,
+                                          within: timedelta) -> None:
+        """One more failure for each subject; failures older than `within` are dropped, so
+        the table holds no more than the lockout window needs."""
+        since = (datetime.now(UTC) - within).isoformat(timespec="seconds")
+
         def record(tx: Tx) -> None:
             now = utc_now()
             for subject in subjects:
+                tx.execute("DELETE FROM verification_failures WHERE subject = ? AND at <= ?",
+                           (subject, since))
                 tx.execute("INSERT INTO verification_failures (subject, at) VALUES (?, ?)",
                            (subject, now))
 

@@ -114,12 +114,12 @@ async def check_identity(repo: Repository, state: CallState, *, pin: str, date_o
     if line_failures >= MAX_VERIFICATION_FAILURES:
         note_outcome("locked")
         raise NotAllowed(LOCKED)
-    account_locked = account_failures >= MAX_VERIFICATION_FAILURES
+    account_locked = customer is not None and account_failures >= MAX_VERIFICATION_FAILURES
     matched = _factors_match(customer, pin=pin, dob=dob)
     if matched and not account_locked and customer is not None:
         await repo.clear_verification_failures(subjects)
         return Verified(customer, with_pin=bool(pin))
-    await repo.record_verification_failure(subjects)
+    await repo.record_verification_failure(subjects, within=LOCKOUT_WINDOW)
     if account_locked:
         note_outcome("locked")  # audited; the caller hears what any failure sounds like
     left = MAX_VERIFICATION_FAILURES - line_failures - 1
