@@ -27,7 +27,7 @@ from livekit.agents import AgentSession, UserInputTranscribedEvent, function_too
 from livekit.agents.voice.agent_session import RecordingOptions
 from livekit.agents.voice.recorder_io import RecorderIO
 
-from ..data.repository import Repository
+from ..data.repository import RepoSource, current_repo
 from .consent import Consent, RecordingConsent, is_decline
 from .store import RecordingStore, recording_name
 
@@ -79,7 +79,7 @@ def inspect_audio(path: Path) -> tuple[str, float, int]:
 
 class CallRecording:
     def __init__(self, consent: RecordingConsent, session: AgentSession[Any], *,
-                 call_uid: str, repo: Repository, store: Callable[[], RecordingStore],
+                 call_uid: str, repo: RepoSource, store: Callable[[], RecordingStore],
                  on_event: Callable[[str, str], None]) -> None:
         self.consent = consent
         self._session = session
@@ -143,8 +143,14 @@ class CallRecording:
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         result = await self._keep_or_drop(started)
+        repo = current_repo(self._repo)
+        if repo is None:
+            logger.warning("recording outcome not in the call record: the database is "
+                           "unavailable", extra={"call": self._call_uid,
+                                                 "status": result.status})
+            return result
         try:
-            await self._repo.set_recording(
+            await repo.set_recording(
                 self._call_uid, consent=str(result.consent), status=result.status,
                 uri=result.uri, duration_s=result.duration_s, sha256=result.sha256,
                 error=result.error)

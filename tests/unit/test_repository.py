@@ -21,6 +21,7 @@ from agent.data.repository import (
 )
 from agent.data.schema import MIGRATIONS, current_version, migrate
 from agent.data.seed import reset, seed
+from agent.data.sql import Tx
 from tests.support.postgres import PostgresServer, postgres_server  # noqa: F401
 
 MARIA, JAMES = "+14155550142", "+14155550187"
@@ -242,15 +243,28 @@ async def test_audit_log_and_idempotency_keys(repo: Repository) -> None:
     entries = await repo.audit_entries(call_id="c1")
     assert len(entries) == 1 and entries[0].tool == "lookup_customer" and entries[0].at
 
-    claimed, stored, status = await repo.claim_idempotency_key("key", tool="t", call_id="c1")
-    assert claimed and stored is None and status == "in_progress"
-    claimed2, _, status2 = await repo.claim_idempotency_key("key", tool="t", call_id="c1")
-    assert not claimed2 and status2 == "in_progress"
-    await repo.complete_idempotency_key("key", "Booked.")
-    assert await repo.idempotency_result("key") == ("done", "Booked.")
-    claimed3, stored3, _ = await repo.claim_idempotency_key("key", tool="t", call_id="c1")
-    assert not claimed3 and stored3 == "Booked."
+    ran: list[str] = []
 
-    await repo.claim_idempotency_key("k2", tool="t", call_id="c1")
-    await repo.release_idempotency_key("k2")
-    assert await repo.idempotency_result("k2") is None
+    def work(tx: Tx) -> str:
+        ran.append("x")
+        tx.execute("INSERT INTO callback_requests (phone_e164, status, created_at)"
+                   " VALUES ('+12025550100', 'open', 'now')")
+        return "Booked."
+
+    assert await repo.run_once("key", tool="t", call_id="c1", work=work) == \
+        (True, "Booked.", "done")
+    assert await repo.idempotency_result("key") == ("done", "Booked.")
+    # Once recorded, the key answers with its result and nothing runs again.
+    assert await repo.run_once("key", tool="t", call_id="c1", work=work) == \
+        (False, "Booked.", "done")
+    assert ran == ["x"] and len(await repo.callbacks()) == 1
+
+    def failing(tx: Tx) -> str:
+        tx.execute("INSERT INTO callback_requests (phone_e164, status, created_at)"
+                   " VALUES ('+12025550101', 'open', 'now')")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await repo.run_once("k2", tool="t", call_id="c1", work=failing)
+    # Neither the change nor the key survived the failure.
+    assert await repo.idempotency_result("k2") is None and len(await repo.callbacks()) == 1
