@@ -120,7 +120,7 @@ def outcome_of_amd(category: str) -> str:
 class OutboundAssistant(PhoneAssistant):
     """The phone assistant, on a call it placed: silent until the opening, then as usual."""
 
-    def __init__(self, *, purpose: str, state: CallState,
+    def __init__(self, *, purpose: str, state: CallState | None = None,
                  call_tools: Sequence[llm.FunctionTool | llm.RawFunctionTool] = (),
                  recording: RecordingConsent | None = None) -> None:
         super().__init__(
