@@ -48,8 +48,9 @@ def caller_key(number: str | None, secret: str) -> str | None:
 
     It finds one caller's calls for erasure (`python -m agent.data.forget --phone`) while the
     database holds no number: without the key (CALLER_HASH_KEY, kept out of the database) the
-    hash can't be reversed by trying every number."""
-    e164 = normalize_caller_number(number)
+    hash can't be reversed by trying every number. Any spelling of the number gives the same
+    key (`erasure_e164`): the operator's "(415) 555-0142" finds the bridge's "+14155550142"."""
+    e164 = erasure_e164(number)
     if e164 is None:
         return None
     return hmac.new(secret.encode(), e164.encode(), hashlib.sha256).hexdigest()
@@ -58,11 +59,27 @@ def caller_key(number: str | None, secret: str) -> str | None:
 def without_number(text: str, number: str | None) -> str:
     """`text` with the caller's number masked: the SIP dispatch rule names each room
     `call-_<caller number>_<id>`, which the call record must not keep."""
-    e164 = normalize_caller_number(number)
+    e164 = erasure_e164(number)
     masked = mask_phone(e164)
-    if not e164 or not masked:
+    if not number or not e164 or not masked:
         return text
-    return text.replace(e164, masked).replace(e164[1:], masked)
+    for form in sorted({e164, e164[1:], number.strip()}, key=len, reverse=True):
+        text = text.replace(form, masked)
+    return text
+
+
+def erasure_e164(number: str | None) -> str | None:
+    """The number as E.164 however it is written, national numbers read as North American;
+    None if it is none. For finding and masking a caller's data only: an account is matched
+    on the strict E.164 caller ID alone (`normalize_caller_number`)."""
+    strict = normalize_caller_number(number)
+    if strict is not None or not number:
+        return strict
+    raw = number.removeprefix("tel:").removeprefix("sips:").removeprefix("sip:")
+    try:
+        return parse_phone(raw.split("@")[0].split(";")[0])
+    except ToolError:
+        return None
 
 
 _NOT_A_NUMBER = ("That doesn't look like a phone number. Please say the digits, "
