@@ -124,8 +124,12 @@ async def test_the_call_never_records_audio(repo: Repository, tmp_path: Path,
         def on(self, *_: Any) -> None:
             pass
 
+    class Job:
+        id = "job-call-safety"
+
     class Ctx:
         room = Room()
+        job = Job()
 
         def add_shutdown_callback(self, _: Any) -> None:
             pass

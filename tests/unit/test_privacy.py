@@ -88,7 +88,8 @@ async def make_call(repo: Repository, settings: Settings, *, phone: str | None,
         await repo.set_recording(uid, consent="given", status="stored", uri=uri,
                                  duration_s=30.0, sha256="0")
     await Webhooks(repo, ["http://127.0.0.1:9/h"], uid).emit("call.ended", {"summary": "x"})
-    await repo.claim_idempotency_key(f"k-{uid}", tool="book_appointment", call_id=uid)
+    await repo.run_once(f"k-{uid}", tool="book_appointment", call_id=uid,
+                        work=lambda tx: "booked")
     await repo.write_audit(AuditEntry(call_id=sip_id or uid, caller="…0142", customer_id=None,
                                       tool="check_order_status", arguments='{"order": "A1"}',
                                       outcome="ok", result="shipped", latency_ms=5))
@@ -253,12 +254,13 @@ async def test_the_call_record_keeps_a_key_and_a_mask_never_the_number(
 
     from agent.call_state import CallerInfo, CallState
     from agent.observability.calls import CallRecorder
+    from agent.observability.record_sink import RecordSink
 
     # livekit-sip's individual dispatch rule names the room after the caller's number
     state = CallState(room_name=f"call-_{MARIA}_Xy12", caller=CallerInfo(
         identity=f"sip_{MARIA}", kind="sip", phone_number=MARIA, call_id="SCL_9"))
     key = caller_key(MARIA, settings.caller_key_secret)
-    recorder = CallRecorder(state, AgentSession(), repo, caller_key=key)
+    recorder = CallRecorder(state, AgentSession(), RecordSink(repo), caller_key=key)
     recorder.attach()
     await recorder.flush()
     row = await repo.db.fetchone("SELECT * FROM calls WHERE call_uid = ?", (state.call_uid,))
