@@ -91,6 +91,27 @@ async def test_migrations_versioned_and_idempotent(db_url: str) -> None:
         await db.close()
 
 
+@pytest.mark.parametrize("done", [(1, 2, 4), (1, 2, 3)], ids=["main-at-4", "issue-9-at-3"])
+async def test_a_database_missing_a_lower_version_gets_it(db_url: str,
+                                                          done: tuple[int, ...]) -> None:
+    """Two branches added migrations 3 and 4 independently: a database at 4 without 3 (or at
+    3 without 4) gets the one it lacks, and ends like a fresh one."""
+    db = await Database.open(db_url, migrate=False)
+    try:
+        assert await migrate(db, tuple(m for m in MIGRATIONS if m.version in done)) \
+            == list(done)
+        missing = [m.version for m in MIGRATIONS if m.version not in done]
+        assert await migrate(db) == missing
+        rows = await db.fetchall("SELECT version FROM schema_migrations ORDER BY version")
+        assert [r["version"] for r in rows] == sorted(m.version for m in MIGRATIONS)
+        for table in ("verification_failures", "do_not_call", "outbound_attempts",
+                      "webhook_outbox"):
+            assert await db.fetchall(f"SELECT * FROM {table}") == []
+        assert await db.fetchall("SELECT caller_key, recording_uri, summary FROM calls") == []
+    finally:
+        await db.close()
+
+
 async def test_seed_is_idempotent_and_reset_works(repo: Repository) -> None:
     from agent.data.seed import counts
 
