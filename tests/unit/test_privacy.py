@@ -159,6 +159,21 @@ async def test_purge_runs_beside_a_live_call_that_keeps_writing(db_url: str, rep
     assert await count(repo, "audit_log") == 40  # AUDIT_RETENTION 0: audit kept forever
 
 
+async def test_forget_removes_the_numbers_outbound_attempts_and_keeps_do_not_call(
+        repo: Repository, settings: Settings) -> None:
+    uid = await make_call(repo, settings, phone=JAMES, recording=False)
+    await repo.record_outbound_attempt(JAMES, call_uid=uid)
+    await repo.record_outbound_attempt(MARIA, call_uid="another-call")
+    await repo.add_do_not_call(JAMES, source="callee")
+
+    report = await forget(repo, settings, phone=JAMES)
+
+    assert report.failures == [] and report.erased.calls == 1
+    assert await repo.outbound_attempts(JAMES, within=timedelta(days=1)) == 0
+    assert await repo.outbound_attempts(MARIA, within=timedelta(days=1)) == 1
+    assert await repo.is_do_not_call(JAMES)  # "stop calling me" outlives an erasure
+
+
 async def test_forget_by_phone_erases_the_callers_calls_and_anonymizes_their_audit(
         repo: Repository, settings: Settings) -> None:
     maria = await repo.customer_by_phone(MARIA)
