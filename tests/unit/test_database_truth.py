@@ -138,3 +138,22 @@ async def test_a_call_record_the_database_never_took_is_logged(
 def test_the_degraded_call_state_is_explicit() -> None:
     state = CallState(caller=CallerInfo(kind="sip", phone_number=MARIA))
     assert state.records_unavailable is False
+
+
+def test_a_browser_caller_is_not_offered_a_colleague_while_the_records_are_down() -> None:
+    from agent import prompts
+    from agent.assistant import PhoneAssistant
+
+    phone = CallState(caller=CallerInfo(kind="sip", phone_number=MARIA))
+    web = CallState(caller=CallerInfo(kind="browser"))
+    for state in (phone, web):
+        state.records_unavailable = True
+    assert prompts.RECORDS_UNAVAILABLE in PhoneAssistant(state=phone).instructions
+    web_prompt = PhoneAssistant(state=web).instructions
+    # nobody can be put through to a browser, and no callback can be stored now
+    assert prompts.RECORDS_UNAVAILABLE_WEB in web_prompt
+    assert prompts.RECORDS_UNAVAILABLE not in web_prompt
+    _, greeting, fallback = prompts.records_unavailable(web.caller)
+    for text in (prompts.RECORDS_UNAVAILABLE_WEB, greeting, fallback):
+        assert "colleague" not in text and "transfer" not in text and "try again" in text
+    assert "colleague" in prompts.records_unavailable(phone.caller)[2]
