@@ -142,8 +142,10 @@ class CallRecording:
         happened to it. Never raises."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        result = await self._keep_or_drop(started)
+        # Without the database a kept file would be linked to no call record, so retention
+        # and erasure could never find it: it is dropped instead.
         repo = current_repo(self._repo)
+        result = await self._keep_or_drop(started, linkable=repo is not None)
         if repo is None:
             logger.warning("recording outcome not in the call record: the database is "
                            "unavailable", extra={"call": self._call_uid,
@@ -159,7 +161,8 @@ class CallRecording:
                              extra={"call": self._call_uid})
         return result
 
-    async def _keep_or_drop(self, started: datetime | None) -> RecordingResult:
+    async def _keep_or_drop(self, started: datetime | None, *,
+                            linkable: bool = True) -> RecordingResult:
         consent = self.consent.choice
         recorder = session_recorder(self._session)
         path = recorder.output_path if recorder is not None else None
@@ -168,9 +171,11 @@ class CallRecording:
                 await recorder.aclose()
         except Exception:
             logger.exception("closing the recorder failed", extra={"call": self._call_uid})
-        if path is None or not self.consent.keep:
+        if path is None or not self.consent.keep or not linkable:
             if path is not None:
                 await asyncio.to_thread(path.unlink, True)
+            if path is not None and self.consent.keep:
+                return RecordingResult(consent, "failed", error="database unavailable: not kept")
             return RecordingResult(consent, "none")
         try:
             if not path.exists():
