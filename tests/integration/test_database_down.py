@@ -28,11 +28,12 @@ async def test_a_call_without_its_database_is_answered_and_still_recorded(
     blocker.write_text("a file where the database's directory must be")  # open() fails
     database_url = f"sqlite:///{blocker}/calls.db"
     env = {**stack.emulators.env(), "AGENT_NAME": AGENT_NAME, "TURN_DETECTOR": "stt",
-           "DATABASE_URL": database_url, "LOG_LEVEL": "info"}
+           "DATABASE_URL": database_url, "LOG_LEVEL": "info",
+           "AGENT_HEALTH_PORT": "0",  # the suite's worker holds 8081
+           "METRICS_PORT": "0"}  # and 9100 (its /metrics)
     stack.reset(Script([reply(DOWN_GREETING, when="records system is down")]))
     room = f"nodb-{uuid.uuid4().hex[:8]}"
     with svc.Stack() as workers:
-        # "dev": its health server takes a free port (the suite's worker holds 8081)
         worker = workers.up(svc.worker("dev", env=env, name="worker-nodb"), quiet=True)
         token = caller_token(stack.key, stack.secret, room, "caller", AGENT_NAME)
         async with TestCaller(svc.LIVEKIT_URL, token) as caller:
