@@ -27,7 +27,7 @@ from .analysis.outcome import actions_taken, digest, stored_outcome
 from .analysis.summarize import analyse
 from .call_state import CallState
 from .config import Settings
-from .data.repository import Repository
+from .data.repository import Repository, RepoSource, current_repo
 from .observability.calls import CallRecorder
 from .recording.capture import CallRecording, RecordingResult
 from .tools.audit import audit_call_id
@@ -43,7 +43,7 @@ FLUSH_TIMEOUT_S = 30.0
 class AfterCall:
     state: CallState
     settings: Settings
-    repo: Repository
+    source: RepoSource  # the database may have come back during the call (agent/call.py)
     record: CallRecorder
     recording: CallRecording
     webhooks: Webhooks
@@ -53,12 +53,23 @@ class AfterCall:
     def call_uid(self) -> str:
         return self.state.call_uid
 
+    @property
+    def repo(self) -> Repository:
+        repo = current_repo(self.source)
+        if repo is None:
+            raise RuntimeError("the database is unavailable")
+        return repo
+
     async def run(self) -> None:
         try:
             await asyncio.wait_for(self.record.flush(), FLUSH_TIMEOUT_S)
         except Exception:
             logger.exception("call record writes did not finish", extra={"call": self.call_uid})
         recording = await self._recording()
+        if current_repo(self.source) is None:  # the record went to the log (RecordSink)
+            logger.warning("no summary or call.ended webhook: the database is unavailable",
+                           extra={"call": self.call_uid})
+            return
         outcome = await self._analysis()
         await self._ended(recording, outcome)
         await self.webhooks.flush()
@@ -69,6 +80,8 @@ class AfterCall:
             result = await asyncio.wait_for(self.recording.finish(started), RECORDING_TIMEOUT_S)
         except Exception as exc:  # a hung upload: finish() handles every other failure
             logger.error("recording hand-over timed out", extra={"call": self.call_uid})
+            if current_repo(self.source) is None:
+                return None
             await self._guard(self.repo.set_recording(
                 self.call_uid, consent=str(self.recording.consent.choice), status="failed",
                 error=f"{type(exc).__name__}: gave up after {RECORDING_TIMEOUT_S:.0f} s"))

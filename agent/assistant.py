@@ -64,6 +64,11 @@ class PhoneAssistant(Agent):
         instructions = prompts.instructions(state.caller if state is not None else None)
         if state is not None:
             instructions += "\n" + prompts.caller_context(state.caller)
+            if state.services is not None:
+                repo = state.services.repo
+                instructions += "\n" + prompts.business_now(repo.clock(), str(repo.timezone))
+            if state.records_unavailable:
+                instructions += "\n" + prompts.records_unavailable(state.caller)[0]
         if recording is not None and recording.instructions:
             instructions += "\n" + recording.instructions
         if extra_instructions:
@@ -115,8 +120,11 @@ class PhoneAssistant(Agent):
         if self._state is None:
             self._state = self.session.userdata if self._has_userdata() else None
         self.announce_recording()
-        handle = self.session.generate_reply(instructions=prompts.GREETING_INSTRUCTIONS,
-                                             allow_interruptions=True)
+        records_down = self._state is not None and self._state.records_unavailable
+        _, down_greeting, down_fallback = prompts.records_unavailable(
+            self._state.caller if self._state is not None else None)
+        greeting = down_greeting if records_down else prompts.GREETING_INSTRUCTIONS
+        handle = self.session.generate_reply(instructions=greeting, allow_interruptions=True)
         await handle
         if self._state is not None and self._state.ended_by is not None:
             # The caller left while the greeting was being made: nobody to greet. Speaking now
@@ -126,7 +134,8 @@ class PhoneAssistant(Agent):
         # The greeting must be heard even if the LLM is down: fall back to a fixed sentence.
         if handle.exception() is not None or not _spoke(handle):
             logger.warning("greeting generation failed; speaking the fixed greeting")
-            self.session.say(prompts.FALLBACK_GREETING, allow_interruptions=True)
+            self.session.say(down_fallback if records_down else prompts.FALLBACK_GREETING,
+                             allow_interruptions=True)
 
     def _has_userdata(self) -> bool:
         try:

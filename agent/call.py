@@ -32,10 +32,11 @@ from .analysis.outcome import TRANSFER_EVENTS
 from .assistant import PhoneAssistant
 from .call_state import CallerInfo, CallState
 from .config import Settings
-from .data import open_repository
+from .data import Repository, open_repository
 from .data.services import ToolServices
 from .observability import metrics
 from .observability.calls import CallRecorder
+from .observability.record_sink import RecordSink
 from .observability.redaction import redact
 from .phones import caller_key, mask_phone
 from .recording.capture import CallRecording
@@ -47,6 +48,7 @@ from .telephony.caller import caller_from_participant
 from .telephony.cold_transfer import TransferOutcome, make_transfer_tool
 from .telephony.keypad import (
     KEYPAD_DECLINE_RECORDING,
+    KEYPAD_ENTRY_NOTE,
     KeypadInput,
     dtmf_digit,
     keypad_handover,
@@ -62,6 +64,10 @@ logger = logging.getLogger("phone-agent.call")
 BROWSER_AEC_WARMUP_S = 1.0
 
 
+# How long a call waits for the database at its start before it goes on without it.
+DATABASE_OPEN_TIMEOUT_S = 5.0
+
+
 @dataclass
 class ProcessResources:
     """What a job process loads once (prewarm) and every call in it shares."""
@@ -71,12 +77,24 @@ class ProcessResources:
     turn_choice: providers.TurnDetectorChoice
     services: ToolServices | None = None
 
-    async def tool_services(self) -> ToolServices:
-        """The repository, opened on first use. A job process serves one call in 1.8.9
-        (it exits when the job ends), so in practice this is opened once per call."""
+    async def tool_services(self) -> ToolServices | None:
+        """One repository per process, opened on the first call and reused; None while the
+        database cannot be opened (the call goes on without it, and this is tried again)."""
         if self.services is None:
-            self.services = ToolServices(repo=await open_repository(self.settings.database_url))
+            try:
+                repo = await asyncio.wait_for(
+                    open_repository(self.settings.database_url,
+                                    timezone=self.settings.business_timezone),
+                    DATABASE_OPEN_TIMEOUT_S)
+            except Exception as exc:  # unreachable, refused, migrations failed, timed out
+                logger.warning("database unavailable", extra={"error": str(exc)[:300]})
+                return None
+            self.services = ToolServices(repo=repo)
         return self.services
+
+    async def repository(self) -> Repository | None:
+        services = await self.tool_services()
+        return services.repo if services is not None else None
 
 
 def parse_metadata(raw: str) -> dict[str, Any]:
@@ -112,22 +130,27 @@ class Call:
     """The pieces of one call, wired together; `run_call` builds and starts it."""
 
     def __init__(self, ctx: JobContext, resources: ProcessResources, state: CallState,
-                 services: ToolServices, request: outbound.OutboundRequest | None) -> None:
+                 request: outbound.OutboundRequest | None) -> None:
         self.ctx = ctx
         self.settings = resources.settings
         self.state = state
         self.request = request
         self.session = build_session(resources, state)
         attach_tool_audit(self.session)
+        services = state.services
+        sink = RecordSink(services.repo if services is not None else None,
+                          reopen=resources.repository, on_reopened=self.records_back)
         self.record = CallRecorder(
-            state, self.session, services.repo,
+            state, self.session, sink,
             caller_key=caller_key(state.caller.phone_number, self.settings.caller_key_secret))
-        self.webhooks = Webhooks(services.repo, self.settings.webhook_urls, state.call_uid)
+        # The database may be down at the start and back later (`records_back`): these read
+        # the call's repository when they write, not now.
+        self.webhooks = Webhooks(self.repo_now, self.settings.webhook_urls, state.call_uid)
         consent = RecordingConsent(self.settings.recording)
         self.recording = CallRecording(consent, self.session, call_uid=state.call_uid,
-                                       repo=services.repo, store=lambda: open_store(self.settings),
+                                       repo=self.repo_now, store=lambda: open_store(self.settings),
                                        on_event=self.record.event)
-        self.after_call = AfterCall(state, self.settings, services.repo, self.record,
+        self.after_call = AfterCall(state, self.settings, self.repo_now, self.record,
                                     self.recording, self.webhooks,
                                     lambda: providers.build_summary_llm(self.settings))
         self.plan = self.settings.transfer_plan
@@ -171,8 +194,20 @@ class Call:
         metrics.record_keypad_handover(outcome.ok)
         self.record_transfer(outcome)
 
-    async def keypad_entry(self, digits: str) -> None:
-        self.session.generate_reply(user_input=f"(typed on the keypad: {' '.join(digits)})")
+    async def keypad_entry(self) -> None:
+        # The digits stay in CallState.dtmf_buffer, where verify_identity reads them: they
+        # never enter the transcript or the model's context.
+        self.session.generate_reply(user_input=KEYPAD_ENTRY_NOTE)
+
+    def repo_now(self) -> Repository | None:
+        """The call's repository, or None while the database is unavailable."""
+        return self.state.services.repo if self.state.services is not None else None
+
+    def records_back(self, repo: Repository) -> None:
+        """The database answered again mid-call: the tools can use it from now on."""
+        if self.state.services is None:
+            self.state.services = ToolServices(repo=repo)
+        self.state.records_unavailable = False
 
     def on_dtmf(self, ev: rtc.SipDTMF) -> None:
         if ev.participant is None or ev.participant.identity != self.state.caller.identity:
@@ -227,6 +262,9 @@ class Call:
                 close_on_disconnect=True,
                 delete_room_on_close=False,  # on_session_close decides
             ),
+            # No audio at rest unless a recording feature says so: the framework would
+            # otherwise write both sides of every call to audio.ogg (left behind if the job
+            # process dies). False when RECORDING=off; announced, and consented, otherwise.
             record=self.recording.record_option,
         )
         if self.request is not None:
@@ -267,10 +305,14 @@ async def run_call(ctx: JobContext, resources: ProcessResources) -> None:
         participant = await ctx.wait_for_participant()
         caller = caller_from_participant(participant)
         state = CallState(room_name=ctx.room.name, caller=caller, dispatch_metadata=metadata)
+    # Without the database the call still goes on: the caller is greeted, told what can't be
+    # done right now and offered a colleague; the record is written once it is back.
     state.services = await resources.tool_services()
+    state.records_unavailable = state.services is None
     logger.info("call started", extra={"caller_kind": caller.kind,
-                                       "direction": caller.direction})
-    await Call(ctx, resources, state, state.services, request).start()
+                                       "direction": caller.direction,
+                                       "records": state.services is not None})
+    await Call(ctx, resources, state, request).start()
 
 
 

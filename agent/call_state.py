@@ -48,9 +48,9 @@ class PendingAction:
     tool: str
     fingerprint: str
     readback: str
-    call_id: str  # the function call that produced the read-back
-    user_msg_id: str | None  # the latest caller message when the read-back was produced
+    call_id: str  # the function call whose output carried the read-back
     created: float = field(default_factory=time.monotonic)
+    confirmed_by: str | None = None  # the caller's yes, while the action it confirmed runs
 
 
 @dataclass
@@ -75,14 +75,17 @@ class CallState:
     dispatch_metadata: dict[str, Any] = field(default_factory=dict)
 
     # --- business tools (agent/tools) ---
-    # Repository + SMS sender; set by the call lifecycle (agent/call.py) or a test.
+    # The repository and clock; set by the call lifecycle (agent/call.py) or a test.
     services: ToolServices | None = None
+    # The database could not be opened at call start: the agent says what it can't do.
+    records_unavailable: bool = False
     # Unique per call; scopes idempotency keys so a repeated tool call never runs twice.
     call_uid: str = field(default_factory=lambda: uuid.uuid4().hex)
-    # State-changing actions read back to the caller and waiting for their explicit "yes",
-    # keyed by tool name (see agent/tools/confirmation.py).
-    pending_actions: dict[str, PendingAction] = field(default_factory=dict)
-    verification_failures: int = 0  # failed date-of-birth / PIN checks in this call
+    # The one state-changing action read back to the caller and waiting for their answer
+    # (see agent/tools/confirmation.py): the caller's next turn decides it.
+    pending_action: PendingAction | None = None
+    # How the verified caller proved it: changes to an account with a PIN need the PIN.
+    verified_with_pin: bool = False
 
     def end(self, reason: EndedBy, *, override: bool = False) -> None:
         """Record why the call ended. The first reason wins unless `override` (an outbound

@@ -18,13 +18,18 @@ import re
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from datetime import time as dt_time
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlparse
+from zoneinfo import ZoneInfo
 
 from .config_parsers import (
+    DatabaseUrl,
     agent_name,
     database_url,
     host,
+    hours,
     livekit_secret,
     on_off,
     one_of,
@@ -33,11 +38,14 @@ from .config_parsers import (
     seconds,
     sip_uri,
     text,
+    time_zone,
     transfer_destinations,
     url,
     url_list,
     whole,
+    without_password,
 )
+from .data.store import DEFAULT_BUSINESS_TIMEZONE
 from .telephony.destinations import TransferPlan, WarmTransferPlan
 
 T = TypeVar("T")
@@ -138,9 +146,13 @@ class Settings:
                                            seconds(0.1, 10.0), default="2.0")
     log_level: str = setting("LOG_LEVEL", "worker log level",
                              one_of("debug", "info", "warning", "error"), default="info")
-    database_url: str = setting("DATABASE_URL", "business database (sqlite:///path or "
+    database_url: DatabaseUrl = setting("DATABASE_URL", "business database (sqlite:///path or "
                                 "postgresql://...)", database_url,
                                 default="sqlite:///.state/phone-agent.db")
+    business_timezone: ZoneInfo = setting(
+        "BUSINESS_TIMEZONE", "the business's IANA time zone: which slots are past, what "
+        "\"today\" is, how times are spoken (whatever the worker's clock says)", time_zone,
+        default=DEFAULT_BUSINESS_TIMEZONE)
     transfer_destinations: dict[str, str] = setting(
         "TRANSFER_DESTINATIONS", "where transfers go: department=sip:...|tel:..., "
         "comma-separated", transfer_destinations, default="")
@@ -160,6 +172,12 @@ class Settings:
                                             default="30")
     outbound_amd: bool = setting("OUTBOUND_AMD", "answering-machine detection on outbound "
                                  "calls: on | off", on_off, default="on")
+    outbound_calling_hours: tuple[dt_time, dt_time] = setting(
+        "OUTBOUND_CALLING_HOURS", "when outbound calls may ring, in the callee's local time "
+        "(from the number): HH:MM-HH:MM", hours, default="08:00-21:00")
+    outbound_max_attempts_per_day: int = setting(
+        "OUTBOUND_MAX_ATTEMPTS_PER_DAY", "outbound calls to one number in 24 hours, at most",
+        whole(1, 100), default="3")
     warm_transfer_plan: WarmTransferPlan = setting(
         "WARM_TRANSFER_DESTINATIONS", "numbers dialled through the outbound trunk for warm "
         "transfers: department=+number, comma-separated (the tool exists only when set)",
@@ -233,9 +251,15 @@ class Settings:
         return TransferPlan(self.transfer_destinations, self.transfer_fallback)
 
     def secrets(self) -> list[str]:
-        """Every secret value, so log redaction can scrub them wherever they appear."""
-        return [v for f in fields(self) if _decl(f.name).secret
-                and isinstance(v := getattr(self, f.name), str) and v]
+        """Every secret value, so log redaction can scrub them wherever they appear: the
+        secret settings, and the password inside DATABASE_URL (in both its URL-encoded and
+        its plain form)."""
+        found = [v for f in fields(self) if _decl(f.name).secret
+                 and isinstance(v := getattr(self, f.name), str) and v]
+        password = self.database_url.password
+        if password:
+            found += [password, urlparse(str(self.database_url)).password or password]
+        return found
 
 
 def _decl(name: str) -> Setting:
@@ -284,7 +308,7 @@ def load_settings(
             if decl.secret:
                 problems.append(f"{decl.env} {e}")
             else:
-                problems.append(f"{decl.env}={raw!r} {e}: {decl.purpose}")
+                problems.append(f"{decl.env}={without_password(raw)!r} {e}: {decl.purpose}")
 
     lo, hi = values.get("min_endpointing_delay"), values.get("max_endpointing_delay")
     if lo is not None and hi is not None and hi < lo:

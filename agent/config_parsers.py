@@ -6,8 +6,10 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Callable
+from datetime import time as dt_time
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .telephony.destinations import SIP_URI, TransferPlan
 
@@ -80,10 +82,52 @@ def livekit_secret(value: str) -> str:
     return value
 
 
-def database_url(value: str) -> str:
+def without_password(value: str) -> str:
+    """A URL with the password of its `user:password@` part replaced by `***`."""
+    return _URL_PASSWORD.sub(r"\1***@", value)
+
+
+_URL_PASSWORD = re.compile(r"^([a-z][a-z0-9+.-]*://[^/@:]*:)[^/@]*@", re.IGNORECASE)
+
+
+class DatabaseUrl(str):
+    """The database URL; its `repr()` (and so the settings' repr) hides the password."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return repr(without_password(str(self)))
+
+    @property
+    def password(self) -> str | None:
+        password = urlparse(str(self)).password
+        return unquote(password) if password else None
+
+
+def database_url(value: str) -> DatabaseUrl:
     if not value.startswith(("sqlite:///", "postgresql://", "postgres://")):
         raise ValueError("must start with sqlite:/// or postgresql://")
-    return value
+    return DatabaseUrl(value)
+
+
+def time_zone(value: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("must be an IANA time zone such as America/New_York") from None
+
+
+def hours(value: str) -> tuple[dt_time, dt_time]:
+    m = re.fullmatch(r"(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})", value)
+    if m is None:
+        raise ValueError("must be a range of local times like 08:00-21:00")
+    h1, m1, h2, m2 = (int(g) for g in m.groups())
+    if not (h1 < 24 and m1 < 60 and (h2 < 24 or (h2, m2) == (24, 0)) and m2 < 60):
+        raise ValueError("must be a range of local times like 08:00-21:00")
+    end = dt_time.max if (h2, m2) == (24, 0) else dt_time(h2, m2)
+    if end <= dt_time(h1, m1):
+        raise ValueError("must end after it starts (e.g. 08:00-21:00)")
+    return dt_time(h1, m1), end
 
 
 def transfer_destinations(value: str) -> dict[str, str]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from .call_state import CallerInfo
 from .phones import last_digits
 
@@ -69,9 +71,62 @@ FALLBACK_GREETING = (
     f"Hello, you've reached {COMPANY}. I'm an AI assistant. How can I help you today?"
 )
 
+# The database could not be opened when the call started (agent/call.py goes on without it).
+RECORDS_UNAVAILABLE = (
+    "Our records system is unavailable right now: you cannot look up accounts, orders or "
+    "appointments, and you cannot book or change anything. Say so plainly when it matters, "
+    "and offer to transfer the caller to a colleague, or ask them to call back a little "
+    "later. If a tool works again later in the call, carry on normally."
+)
+RECORDS_UNAVAILABLE_GREETING = (
+    f"Greet the caller in one short sentence: say this is {COMPANY}'s AI assistant. Then say "
+    "in one sentence that our records system is down right now, so you can't look up or "
+    "change bookings and orders, and offer to connect them with a colleague or that they "
+    "call back a little later. Nothing else."
+)
+FALLBACK_GREETING_RECORDS_DOWN = (
+    f"Hello, you've reached {COMPANY}. I'm an AI assistant. Our records system is down right "
+    "now, so I can't look up or change bookings and orders. I can connect you with a "
+    "colleague, or you can call back a little later."
+)
+
+# The same for a browser caller, who can't be put through, and whose callback request can't
+# be stored while the records are down: only "try again later" is true.
+RECORDS_UNAVAILABLE_WEB = (
+    "Our records system is unavailable right now: you cannot look up accounts, orders or "
+    "appointments, book or change anything, or take a callback request. Say so plainly when "
+    "it matters, and ask the caller to try again a little later. If a tool works again later "
+    "in the call, carry on normally."
+)
+RECORDS_UNAVAILABLE_GREETING_WEB = (
+    f"Greet the caller in one short sentence: say this is {COMPANY}'s AI assistant. Then say "
+    "in one sentence that our records system is down right now, so you can't look up or "
+    "change bookings and orders, and ask them to try again a little later. Nothing else."
+)
+FALLBACK_GREETING_RECORDS_DOWN_WEB = (
+    f"Hello, you've reached {COMPANY}. I'm an AI assistant. Our records system is down right "
+    "now, so I can't look up or change bookings and orders. Please try again a little later."
+)
+
+
+def records_unavailable(caller: CallerInfo | None) -> tuple[str, str, str]:
+    """(instructions, greeting instructions, fixed greeting) while the database is down: a
+    phone caller is offered a colleague, a browser caller is asked to try again later."""
+    if caller is None or caller.is_phone:
+        return RECORDS_UNAVAILABLE, RECORDS_UNAVAILABLE_GREETING, FALLBACK_GREETING_RECORDS_DOWN
+    return (RECORDS_UNAVAILABLE_WEB, RECORDS_UNAVAILABLE_GREETING_WEB,
+            FALLBACK_GREETING_RECORDS_DOWN_WEB)
+
 APOLOGY_PROVIDER_DOWN = (
     "Sorry, I'm having trouble on my end. Could you say that again in a moment?"
 )
+
+
+def business_now(now: datetime, zone: str) -> str:
+    """A line for the instructions: the business's date and time (what "today" means)."""
+    return (f"It is now {now.strftime('%A, %B')} {now.day}, {now.year}, "
+            f"{now.strftime('%I:%M %p').lstrip('0')} where the business is ({zone}); say "
+            "every time in that time zone.")
 
 
 def caller_context(caller: CallerInfo) -> str:

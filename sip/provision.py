@@ -147,12 +147,25 @@ async def delete(lk: api.LiveKitAPI, directory: Path = HERE) -> list[Change]:
     return changes
 
 
+_SECRET_FIELD = re.compile(r"(?i)password|secret")
+
+
+def _without_secrets(value: Any) -> Any:
+    """A listing never shows a trunk's `auth_password` (or any other secret field)."""
+    if isinstance(value, dict):
+        return {k: "***" if _SECRET_FIELD.search(k) and v else _without_secrets(v)
+                for k, v in value.items()}
+    if isinstance(value, list):
+        return [_without_secrets(v) for v in value]
+    return value
+
+
 async def listing(lk: api.LiveKitAPI) -> list[str]:
     existing = await _existing(lk)
     lines = []
     for kind, items in existing.items():
         for name, item in items.items():
-            d = _comparable(item)
+            d = _without_secrets(_comparable(item))
             ident = getattr(item, "sip_trunk_id", "") or getattr(item, "sip_dispatch_rule_id", "")
             lines.append(f"{kind:8} {name:24} {ident:22} {json.dumps(d, sort_keys=True)}")
     return lines

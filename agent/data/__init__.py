@@ -5,7 +5,9 @@
 
 from __future__ import annotations
 
-from .db import Database, DatabaseError, IntegrityError
+from zoneinfo import ZoneInfo
+
+from .db import Database, DatabaseError, DatabaseUnavailable, IntegrityError
 from .repository import (
     AuditEntry,
     Booking,
@@ -23,12 +25,13 @@ from .repository import (
     SlotUnavailable,
     Ticket,
 )
-from .sms import OutboxSender, SmsReceipt, SmsSender
+from .sms import SmsProvider, relay_outbox
 
 
-async def open_repository(url: str) -> Repository:
-    """Open (and migrate) the database at `url`: `sqlite:///path` or `postgresql://...`."""
-    return await Repository.open(url)
+async def open_repository(url: str, *, timezone: ZoneInfo | None = None) -> Repository:
+    """Open (and migrate) the database at `url`: `sqlite:///path` or `postgresql://...`;
+    `timezone` is the business's (see `Repository.open`)."""
+    return await Repository.open(url, timezone=timezone)
 
 
 __all__ = [
@@ -40,18 +43,18 @@ __all__ = [
     "Customer",
     "Database",
     "DatabaseError",
+    "DatabaseUnavailable",
     "IdempotencyClaim",
     "IdempotencyState",
     "IntegrityError",
     "NotFound",
     "Order",
     "OutboxMessage",
-    "OutboxSender",
     "Repository",
     "Slot",
     "SlotUnavailable",
-    "SmsReceipt",
-    "SmsSender",
+    "SmsProvider",
     "Ticket",
     "open_repository",
+    "relay_outbox",
 ]

@@ -130,32 +130,39 @@ class AppointmentStore(Store):
         assert row is not None
         return int(row["id"])
 
+    # Each change exists twice: `..._in(tx, ...)` does it inside a transaction the caller
+    # runs (the confirmation gate records its idempotency key in the same one), and the async
+    # method runs it in a transaction of its own.
+
+    def book_in(self, tx: Tx, *, customer_id: int, slot_id: int,
+                call_id: str | None = None) -> Booking:
+        """Book a free slot. Raises `SlotUnavailable` if taken (enforced by a UNIQUE index)."""
+        booking_id = self._insert_booking(tx, customer_id, slot_id, call_id, None)
+        return _booking(_booking_by_id(tx, booking_id))
+
     async def book(self, *, customer_id: int, slot_id: int,
                    call_id: str | None = None) -> Booking:
-        """Book a free slot. Raises `SlotUnavailable` if taken (enforced by a UNIQUE index)."""
+        return await self.db.transaction(lambda tx: self.book_in(
+            tx, customer_id=customer_id, slot_id=slot_id, call_id=call_id))
 
-        def work(tx: Tx) -> Row:
-            booking_id = self._insert_booking(tx, customer_id, slot_id, call_id, None)
-            return _booking_by_id(tx, booking_id)
-
-        return _booking(await self.db.transaction(work))
+    def cancel_booking_in(self, tx: Tx, *, customer_id: int, booking_id: int) -> Booking:
+        """Cancel the customer's own active booking. Raises `NotFound` otherwise."""
+        _cancel_active(tx, customer_id, booking_id)
+        return _booking(_booking_by_id(tx, booking_id))
 
     async def cancel_booking(self, *, customer_id: int, booking_id: int) -> Booking:
-        """Cancel the customer's own active booking. Raises `NotFound` otherwise."""
+        return await self.db.transaction(lambda tx: self.cancel_booking_in(
+            tx, customer_id=customer_id, booking_id=booking_id))
 
-        def work(tx: Tx) -> Row:
-            _cancel_active(tx, customer_id, booking_id)
-            return _booking_by_id(tx, booking_id)
-
-        return _booking(await self.db.transaction(work))
+    def reschedule_booking_in(self, tx: Tx, *, customer_id: int, booking_id: int,
+                              new_slot_id: int, call_id: str | None = None) -> Booking:
+        """Cancel the customer's booking and book `new_slot_id` (atomic within `tx`)."""
+        _cancel_active(tx, customer_id, booking_id)
+        new_id = self._insert_booking(tx, customer_id, new_slot_id, call_id, booking_id)
+        return _booking(_booking_by_id(tx, new_id))
 
     async def reschedule_booking(self, *, customer_id: int, booking_id: int, new_slot_id: int,
                                  call_id: str | None = None) -> Booking:
-        """Atomically cancel the customer's booking and book `new_slot_id`; returns the new one."""
-
-        def work(tx: Tx) -> Row:
-            _cancel_active(tx, customer_id, booking_id)
-            new_id = self._insert_booking(tx, customer_id, new_slot_id, call_id, booking_id)
-            return _booking_by_id(tx, new_id)
-
-        return _booking(await self.db.transaction(work))
+        return await self.db.transaction(lambda tx: self.reschedule_booking_in(
+            tx, customer_id=customer_id, booking_id=booking_id, new_slot_id=new_slot_id,
+            call_id=call_id))

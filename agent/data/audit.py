@@ -3,20 +3,23 @@ acting twice (see the confirmation gate in `agent.tools`)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .records import AuditEntry, IdempotencyClaim, IdempotencyState, from_row
 from .sql import SqlValue, Tx, utc_now
 from .store import Store
 
 # `status` columns are read straight into the `IdempotencyStatus` literal: the table's CHECK
-# constraint admits only "in_progress" and "done".
+# constraint admits only "in_progress" and "done" ("in_progress" exists only inside the
+# transaction of `run_once`, so other readers see "done" or no row).
 
 # What an audit row's `outcome` means, in the five results the metrics and the call-quality
 # report use: ok (it ran, or read a change back for confirmation, or repeated a done one),
-# refused (the backend said no: not allowed, not confirmed), invalid (bad arguments),
-# error (it failed), cancelled (the caller moved on before it finished).
+# refused (the backend said no: not allowed, not confirmed, identity locked out), invalid (bad
+# arguments), error (it failed), cancelled (the caller moved on before it finished).
 TOOL_RESULTS: dict[str, str] = {
     "ok": "ok", "duplicate": "ok", "awaiting_confirmation": "ok",
-    "denied": "refused", "not_confirmed": "refused",
+    "denied": "refused", "not_confirmed": "refused", "locked": "refused",
     "error": "invalid", "invalid_arguments": "invalid",
     "failure": "error",
     "cancelled": "cancelled",
@@ -60,34 +63,34 @@ class AuditLog(Store):
 
     # -- idempotency keys --------------------------------------------------------------------
 
-    async def claim_idempotency_key(self, key: str, *, tool: str,
-                                    call_id: str | None) -> IdempotencyClaim:
-        """Try to claim `key`: `(claimed, stored_result, status)`, see `IdempotencyClaim`."""
+    async def run_once(self, key: str, *, tool: str, call_id: str | None,
+                       work: Callable[[Tx], str]) -> IdempotencyClaim:
+        """Run `work(tx)` and record its result under `key`, both in ONE transaction.
 
-        def work(tx: Tx) -> IdempotencyClaim:
+        Returns `(True, result, "done")` when it ran now. When `key` was recorded before,
+        nothing runs and the stored result comes back with `claimed` False. If `work` (or
+        recording its result) fails, the transaction rolls back: neither the change nor the
+        key remains, so "nothing was changed" is then the truth and a retry can run."""
+
+        def run(tx: Tx) -> IdempotencyClaim:
             n = tx.execute(
                 "INSERT INTO idempotency_keys (key, tool, call_id, status, created_at)"
                 " VALUES (?, ?, ?, 'in_progress', ?) ON CONFLICT (key) DO NOTHING",
                 (key, tool, call_id, utc_now()),
             )
-            if n == 1:
-                return IdempotencyClaim(True, None, "in_progress")
-            row = tx.fetchone("SELECT status, result FROM idempotency_keys WHERE key = ?", (key,))
-            assert row is not None
-            return IdempotencyClaim(False, row["result"], row["status"])
+            if n != 1:  # recorded before (PostgreSQL: a concurrent holder has committed)
+                row = tx.fetchone("SELECT status, result FROM idempotency_keys WHERE key = ?",
+                                  (key,))
+                assert row is not None
+                return IdempotencyClaim(False, row["result"], row["status"])
+            result = work(tx)
+            tx.execute("UPDATE idempotency_keys SET status = 'done', result = ? WHERE key = ?",
+                       (result, key))
+            return IdempotencyClaim(True, result, "done")
 
-        return await self.db.transaction(work)
+        return await self.db.transaction(run)
 
     async def idempotency_result(self, key: str) -> IdempotencyState | None:
         row = await self.db.fetchone("SELECT status, result FROM idempotency_keys WHERE key = ?",
                                      (key,))
         return IdempotencyState(row["status"], row["result"]) if row else None
-
-    async def complete_idempotency_key(self, key: str, result: str) -> None:
-        await self.db.execute(
-            "UPDATE idempotency_keys SET status = 'done', result = ? WHERE key = ?", (result, key))
-
-    async def release_idempotency_key(self, key: str) -> None:
-        """Forget a claim whose action failed, so a corrected retry can run."""
-        await self.db.execute(
-            "DELETE FROM idempotency_keys WHERE key = ? AND status = 'in_progress'", (key,))

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+from ..observability.secret_scrubber import SecretScrubber
 from .schema import migrate as apply_migrations
 from .sql import Cursor, Dialect, Params, Row, T, Tx
 
@@ -32,6 +33,20 @@ class DatabaseError(Exception):
 
 class IntegrityError(DatabaseError):
     """A UNIQUE / FOREIGN KEY / CHECK constraint rejected a write (same type on both engines)."""
+
+
+class DatabaseUnavailable(DatabaseError):
+    """The database could not be opened (server down, bad credentials, unreadable file).
+
+    The message never contains the URL's password."""
+
+
+# How long a statement waits for another connection's write lock on SQLite before it fails
+# with "database is locked". A caller on the phone hears the filler after one second; two
+# seconds later they get an answer ("nothing was changed, try again") instead of silence.
+SQLITE_BUSY_TIMEOUT_S = 2.0
+# How long opening a PostgreSQL connection may take before the call goes on without it.
+CONNECT_TIMEOUT_S = 3
 
 
 def translate_placeholders(sql: str) -> str:
@@ -96,9 +111,10 @@ class Database:
         loop = asyncio.get_running_loop()
         try:
             conn = await loop.run_in_executor(executor, _connect, url, dialect)
-        except Exception:
+        except Exception as exc:
             executor.shutdown(wait=False)
-            raise
+            raise DatabaseUnavailable(_without_password(f"{type(exc).__name__}: {exc}", url)
+                                      ) from None  # the cause may quote the URL
         db = cls(url, dialect, conn, executor)
         if migrate:
             await apply_migrations(db)
@@ -167,7 +183,10 @@ class Database:
             with self._conn.transaction():
                 return fn(tx)
         except Exception as exc:
-            raise _map_error(exc) from exc
+            mapped = _map_error(exc)
+            if mapped is exc:
+                raise
+            raise mapped from exc
 
     def _raw_execute(self, sql: str, params: Params) -> Cursor:
         try:
@@ -194,11 +213,11 @@ def _connect(url: str, dialect: Dialect) -> Any:
         if path != ":memory:":
             Path(path).expanduser().parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(
-            path, isolation_level=None, check_same_thread=False, timeout=10.0
+            path, isolation_level=None, check_same_thread=False, timeout=SQLITE_BUSY_TIMEOUT_S
         )
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA busy_timeout = 10000")
+        conn.execute(f"PRAGMA busy_timeout = {int(SQLITE_BUSY_TIMEOUT_S * 1000)}")
         if path != ":memory:":
             conn.execute("PRAGMA journal_mode = WAL")
         return conn
@@ -208,7 +227,15 @@ def _connect(url: str, dialect: Dialect) -> Any:
         raise DatabaseError(
             "PostgreSQL support needs psycopg: pip install 'phone-agent[postgres]'"
         ) from exc
-    return psycopg.connect(url, autocommit=True, connect_timeout=10)
+    return psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S)
+
+
+def _without_password(text: str, url: str) -> str:
+    """`text` with the password of `url` (plain and URL-encoded) scrubbed."""
+    password = urlparse(url).password
+    if not password:
+        return text
+    return SecretScrubber([password, unquote(password)]).scrub(text)
 
 
 def _map_error(exc: BaseException) -> BaseException:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import argparse
 
 from ..config import Settings
-from ..phones import caller_key, normalize_caller_number
+from ..phones import caller_key, erasure_e164
 from ..recording.store import open_store
 from .erase import ErasureReport, erase_calls, run_command
 from .repository import Repository
@@ -38,7 +38,7 @@ async def forget(repo: Repository, settings: Settings, *, phone: str | None = No
             raise ValueError(f"no customer {customer_id}")
         phone = customer.phone_e164
     else:
-        e164 = normalize_caller_number(phone)
+        e164 = erasure_e164(phone)
         if e164 is None:
             raise ValueError(f"not a phone number: {phone!r}")
         phone = e164

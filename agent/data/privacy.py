@@ -131,6 +131,8 @@ class Privacy(Store):
                 f"DELETE FROM webhook_outbox WHERE call_uid IN ({marks})", uids)
             out.idempotency_keys = tx.execute(
                 f"DELETE FROM idempotency_keys WHERE call_id IN ({marks})", uids)
+            # the number an outbound call dialled, kept for the daily limit (issue 9)
+            tx.execute(f"DELETE FROM outbound_attempts WHERE call_uid IN ({marks})", uids)
             out.calls = tx.execute(f"DELETE FROM calls WHERE call_uid IN ({marks})", uids)
             return out
 

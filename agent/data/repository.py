@@ -6,7 +6,8 @@ can never read or change another customer's orders or bookings, whatever ids the
 `Repository` is the one public facade; each concern lives in its own store module:
 `customers` (customers, PINs, orders), `appointments` (slots, bookings), `support` (tickets,
 SMS outbox, callbacks), `call_log` (call records), `audit` (audit log, idempotency keys),
-`webhook_outbox` (webhook deliveries) and `privacy` (retention and erasure).
+`webhook_outbox` (webhook deliveries), `privacy` (retention and erasure), `lockouts` (failed
+identity checks) and `outbound_rules` (do-not-call list, call attempts).
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 from typing import Self
+from zoneinfo import ZoneInfo
 
 from .appointments import AppointmentStore
 from .audit import AuditLog
 from .call_log import CallLog
 from .customers import CustomerStore, check_pin, hash_pin
 from .db import Database
+from .lockouts import LockoutStore
+from .outbound_rules import OutboundRuleStore
 from .privacy import Privacy
 from .records import (
     SLOT_FORMAT,
@@ -46,12 +50,15 @@ from .webhook_outbox import WebhookOutbox
 
 
 class Repository(CustomerStore, AppointmentStore, SupportStore, CallLog, AuditLog, WebhookOutbox,
-                 Privacy):
+                 Privacy, LockoutStore, OutboundRuleStore):
     """Async, typed access to the business tables. Construct with `await Repository.open(url)`."""
 
     @classmethod
-    async def open(cls, url: str, *, clock: Callable[[], datetime] | None = None) -> Self:
-        return cls(await Database.open(url), clock=clock)
+    async def open(cls, url: str, *, clock: Callable[[], datetime] | None = None,
+                   timezone: ZoneInfo | None = None) -> Self:
+        """`timezone`: the business's (BUSINESS_TIMEZONE); its wall clock decides which
+        slots are past. `clock` replaces that clock altogether (tests)."""
+        return cls(await Database.open(url), clock=clock, timezone=timezone)
 
     async def close(self) -> None:
         await self.db.close()
@@ -59,6 +66,15 @@ class Repository(CustomerStore, AppointmentStore, SupportStore, CallLog, AuditLo
     @property
     def dialect(self) -> Dialect:
         return self.db.dialect
+
+
+# What a call's after-hang-up parts are given: the repository, or a way to ask for it when
+# they write (None while the database is unavailable; agent/call.py).
+RepoSource = Repository | Callable[[], Repository | None]
+
+
+def current_repo(source: RepoSource) -> Repository | None:
+    return source if isinstance(source, Repository) else source()
 
 
 __all__ = [
@@ -75,12 +91,14 @@ __all__ = [
     "NotFound",
     "Order",
     "OutboxMessage",
+    "RepoSource",
     "Repository",
     "Slot",
     "SlotUnavailable",
     "Ticket",
     "WebhookDelivery",
     "check_pin",
+    "current_repo",
     "hash_pin",
     "utc_now",
 ]

@@ -167,7 +167,30 @@ MIGRATIONS: tuple[Migration, ...] = (
         )""",
         "CREATE INDEX IF NOT EXISTS call_events_call_idx ON call_events (call_uid, id)",
     )),
-    # Version 3 is another change's; versions apply in order of number, each exactly once.
+    Migration(3, "verification lockouts, do-not-call list, outbound attempts", (
+        # One row per failed identity check, for the customer and for the calling number
+        # (`subject`: "customer:<id>" / "number:<sha256 of the E.164 number>").
+        """CREATE TABLE IF NOT EXISTS verification_failures (
+            id {pk},
+            subject TEXT NOT NULL,
+            at TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS verification_failures_subject_idx"
+        " ON verification_failures (subject, at)",
+        """CREATE TABLE IF NOT EXISTS do_not_call (
+            phone_e164 TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            added_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE IF NOT EXISTS outbound_attempts (
+            id {pk},
+            phone_e164 TEXT NOT NULL,
+            call_uid TEXT NOT NULL,
+            at TEXT NOT NULL
+        )""",
+        "CREATE INDEX IF NOT EXISTS outbound_attempts_phone_idx"
+        " ON outbound_attempts (phone_e164, at)",
+    )),
     Migration(4, "after the call: recording, outcome, caller key, webhook outbox", (
         # HMAC of the caller's E.164 number (agent/phones.py): finds a caller's calls for
         # erasure while the database holds no number.
@@ -255,6 +278,7 @@ async def current_version(db: Transactional) -> int:
 
 
 BUSINESS_TABLES = (
+    "verification_failures", "do_not_call", "outbound_attempts",
     "webhook_outbox", "call_events", "calls", "audit_log", "idempotency_keys",
     "callback_requests", "outbox",
     "support_tickets", "bookings", "appointment_slots", "orders", "customers",

@@ -80,7 +80,7 @@ ORDERS = [
 
 async def seed(repo: Repository, *, today: date | None = None, days: int = 14) -> dict[str, int]:
     """Insert demo data (idempotent); returns counts of rows present afterwards."""
-    today = today or date.today()
+    today = today or repo.clock().date()
     ids: dict[str, int] = {}
     for name, phone, dob, email, pin in CUSTOMERS:
         customer = await repo.upsert_customer(full_name=name, phone_e164=phone,

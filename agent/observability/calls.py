@@ -1,26 +1,28 @@
 """The call record: who called (masked), how it ended, a redacted transcript, per-turn latency.
 
-Every event is written as it happens, so a call that drops mid-way still leaves its record.
-Provider errors are logged, counted and answered with a spoken apology instead of dead air.
-What is recorded is also counted in the Prometheus metrics (observability/metrics.py).
+Every event is written as it happens, so a call that drops mid-way still leaves its record;
+while the database is unavailable the writes wait in a `RecordSink`. Transcript lines are
+stripped of invisible characters and redacted, a caller's line in the light of the agent's
+line before it (a bare "2468" after "What's your PIN?" is a PIN). Provider errors are logged,
+counted and answered with a spoken apology instead of dead air. What is recorded is also
+counted in the Prometheus metrics (observability/metrics.py).
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 import time
-from collections.abc import Coroutine
 from typing import Any
 
 from livekit.agents import AgentSession, CloseEvent, ErrorEvent, llm
 from livekit.agents.voice.events import ConversationItemAddedEvent
 
 from ..call_state import CallState, EndedBy
-from ..data.repository import Repository
 from ..phones import mask_phone, without_number
+from ..plain_text import strip_invisible
 from . import metrics
+from .record_sink import RecordSink
 from .redaction import redact
 
 logger = logging.getLogger("phone-agent.calls")
@@ -45,38 +47,28 @@ def _turn_metrics(item: llm.ChatMessage) -> dict[str, float]:
 
 
 class CallRecorder:
-    """Writes the call record through the repository while the session runs."""
+    """Writes the call record through its `RecordSink` while the session runs."""
 
     def __init__(self, state: CallState, session: AgentSession[CallState],
-                 repo: Repository, *, caller_key: str | None = None) -> None:
+                 sink: RecordSink, *, caller_key: str | None = None) -> None:
         """`caller_key`: the keyed hash of the caller's number (`phones.caller_key`)."""
         self._state = state
         self._caller_key = caller_key
         self._session = session
-        self._repo = repo
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._sink = sink
         self._started = time.monotonic()
         self._apologies = 0
-
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        task.add_done_callback(_log_failure)
+        self._last_agent_line: str | None = None
 
     def attach(self) -> None:
-        caller = self._state.caller
-        self._spawn(
-            self._repo.start_call(
-                call_uid=self._state.call_uid,
-                room=without_number(self._state.room_name, caller.phone_number),
-                channel=caller.kind,
-                direction=caller.direction,
-                caller_masked=mask_phone(caller.phone_number),
-                sip_call_id=caller.call_id,
-                caller_key=self._caller_key,
-            )
-        )
+        state, caller, key = self._state, self._state.caller, self._caller_key
+        room = without_number(state.room_name, caller.phone_number)
+        self._sink.write(lambda repo: repo.start_call(
+            call_uid=state.call_uid, room=room, channel=caller.kind,
+            direction=caller.direction, caller_masked=mask_phone(caller.phone_number),
+            sip_call_id=caller.call_id, caller_key=key),
+            f"call {state.call_uid} started ({caller.direction}, {caller.kind}, "
+            f"caller {mask_phone(caller.phone_number)})")
         self._session.on("conversation_item_added", self._on_item)
         self._session.on("error", self._on_error)
         self._session.on("close", self._on_close)
@@ -93,15 +85,15 @@ class CallRecorder:
                                                **{k: figures[k] for k in LATENCY_KEYS
                                                   if k in figures}})
         metrics.record_turn_item(item.role, figures, item.interrupted, self._state.caller.kind)
-        self._spawn(
-            self._repo.add_transcript_line(
-                call_uid=self._state.call_uid,
-                role=item.role,
-                text=redact(item.text_content),
-                metrics=figures,
-                interrupted=item.interrupted,
-            )
-        )
+        spoken = strip_invisible(item.text_content)
+        context = self._last_agent_line if item.role == "user" else None
+        if item.role == "assistant":
+            self._last_agent_line = spoken
+        text = redact(spoken, context=context)
+        uid, role, interrupted = self._state.call_uid, item.role, item.interrupted
+        self._sink.write(lambda repo: repo.add_transcript_line(
+            call_uid=uid, role=role, text=text, metrics=figures, interrupted=interrupted),
+            f"call {uid} {role}: {text}")
 
     def _on_error(self, ev: ErrorEvent) -> None:
         err = ev.error
@@ -117,16 +109,12 @@ class CallRecorder:
                 "error": redact(str(getattr(err, "error", err)))[:300],
             },
         )
-        self._spawn(
-            self._repo.add_call_event(
-                call_uid=self._state.call_uid,
-                kind="provider_error",
-                # "<stage>/<provider>/<kind>/<final|retried> <Source>: <message>" (the report
-                # groups by the first word)
-                detail=(f"{stage}/{provider}/{kind}/{'retried' if recoverable else 'final'} "
-                        f"{source}: {redact(str(getattr(err, 'error', err)))[:300]}"),
-            )
-        )
+        # "<stage>/<provider>/<kind>/<final|retried> <Source>: <message>" (the report groups
+        # by the first word)
+        self._write_event(
+            "provider_error",
+            f"{stage}/{provider}/{kind}/{'retried' if recoverable else 'final'} "
+            f"{source}: {redact(strip_invisible(str(getattr(err, 'error', err))))[:300]}")
         # An LLM failure leaves the caller waiting on silence: say something. TTS failures
         # can't be spoken over, and STT reconnects by itself. A recoverable error means the
         # plugin is retrying (and usually answers a moment later): apologizing then would talk
@@ -139,9 +127,7 @@ class CallRecorder:
                 return  # the session is closing; nothing to say to
             # Not a transcript line (not in the chat context), but it ends the silence the
             # caller hears: the report's dead-air figure needs when.
-            self._spawn(self._repo.add_call_event(
-                call_uid=self._state.call_uid, kind="apology",
-                detail=json.dumps({"at": round(time.time(), 3)})))
+            self._write_event("apology", json.dumps({"at": round(time.time(), 3)}))
 
     def _on_close(self, ev: CloseEvent) -> None:
         reason_name = str(ev.reason.value)
@@ -161,27 +147,22 @@ class CallRecorder:
                 "duration_s": duration,
             },
         )
-        self._spawn(
-            self._repo.finish_call(
-                call_uid=self._state.call_uid,
-                ended_by=self._state.ended_by,
-                reason=reason_name,
-                duration_s=duration,
-            )
-        )
+        uid, ended_by = self._state.call_uid, self._state.ended_by
+        self._sink.write(lambda repo: repo.finish_call(
+            call_uid=uid, ended_by=ended_by, reason=reason_name, duration_s=duration),
+            f"call {uid} ended by {ended_by} ({reason_name}) after {duration} s")
 
     def event(self, kind: str, detail: str) -> None:
         """Record a call event (transfer attempts, outbound outcomes, ...)."""
         metrics.record_call_event(kind)
-        self._spawn(self._repo.add_call_event(call_uid=self._state.call_uid, kind=kind,
-                                              detail=redact(detail)[:500]))
+        self._write_event(kind, redact(strip_invisible(detail))[:500])
+
+    def _write_event(self, kind: str, text: str) -> None:
+        """`text` as given: the callers redact what may hold personal data."""
+        uid = self._state.call_uid
+        self._sink.write(lambda repo: repo.add_call_event(call_uid=uid, kind=kind, detail=text),
+                         f"call {uid} {kind}: {text}")
 
     async def flush(self) -> None:
         """Wait until every pending write has landed (tests, and the job's shutdown hook)."""
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-
-
-def _log_failure(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        logger.error("call record write failed: %s", task.exception())
+        await self._sink.flush()

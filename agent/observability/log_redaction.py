@@ -13,8 +13,21 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from livekit.agents.telemetry.pii import is_pii_attribute
+
 from .secret_scrubber import DEFAULT_SCRUBBER, SecretScrubber
 from .text_redaction import redact, redact_value
+
+# What a field LiveKit marks as personal (`lk.pii.user_transcript`, `lk.pii.dtmf_inputs`,
+# the GenAI content attributes) becomes: replaced whole, never scanned, because a bare
+# "2468" in a transcript field is a PIN that no pattern can tell from a number.
+PII_FIELD = "[PII]"
+
+
+def _clean_extra(key: str, value: Any, scrubber: SecretScrubber | None) -> Any:
+    if is_pii_attribute(key) and value not in (None, ""):
+        return PII_FIELD
+    return redact_value(value, scrubber)
 
 # Attributes every LogRecord has; anything else in record.__dict__ came from ``extra=``.
 _STANDARD_RECORD_ATTRS = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
@@ -43,7 +56,7 @@ def _clean_record(record: logging.LogRecord, scrubber: SecretScrubber | None) ->
     for key, value in list(record.__dict__.items()):
         if key in _STANDARD_RECORD_ATTRS:
             continue
-        dict.__setitem__(record.__dict__, key, redact_value(value, scrubber))
+        dict.__setitem__(record.__dict__, key, _clean_extra(key, value, scrubber))
     if record.exc_info and record.exc_info != (None, None, None):
         # Format once, clean, and drop the live exception: some formatters (LiveKit's JSON
         # one) re-format exc_info themselves and would bypass the cleaned exc_text.
@@ -83,7 +96,7 @@ class _RedactingDict(dict[str, Any]):
 
     def __setitem__(self, key: str, value: Any) -> None:
         if key not in _STANDARD_RECORD_ATTRS:
-            value = redact_value(value, self.scrubber)
+            value = _clean_extra(key, value, self.scrubber)
         super().__setitem__(key, value)
 
     def update(self, *args: Any, **kwargs: Any) -> None:  # logging.makeLogRecord uses this

@@ -14,33 +14,36 @@ SECRET_TAG = "[SECRET]"
 
 
 class SecretScrubber:
-    """Removes known secret strings (API keys, tokens) from text, replacing them with
-    ``[SECRET]``. URL-encoded forms of each secret are removed too. Strings shorter than
-    ``min_length`` are ignored: scrubbing "abc" everywhere would wreck the logs and such a
-    string is no real secret."""
+    """Removes known secret strings (API keys, tokens, passwords) from text, replacing them
+    with ``[SECRET]``. URL-encoded forms of each secret are removed too.
+
+    Every registered secret is scrubbed, whatever its length (a LiveKit dev key is "devkey").
+    A secret shorter than ``BOUNDED_BELOW`` characters is matched only where it stands on its
+    own (not inside a longer word or number), so a short password like "pass" does not eat
+    "passenger"; longer ones are matched anywhere."""
 
     TAG = SECRET_TAG
+    BOUNDED_BELOW = 8
 
-    def __init__(self, secrets: Iterable[str | None] = (), *, min_length: int = 8) -> None:
-        self._min_length = min_length
+    def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self._secrets: set[str] = set()
         self._pattern: re.Pattern[str] | None = None
         self._lock = threading.Lock()
         self.add(*secrets)
 
     def add(self, *secrets: str | None) -> None:
-        """Register more secrets (``None``/empty/short values are skipped)."""
+        """Register more secrets (``None`` and empty values are skipped)."""
         with self._lock:
             for secret in secrets:
                 if not isinstance(secret, str):
                     continue
                 secret = secret.strip()
-                if len(secret) < self._min_length:
+                if not secret:
                     continue
                 self._secrets.update({secret, quote(secret, safe=""), quote_plus(secret)})
             if self._secrets:
                 alternatives = sorted(self._secrets, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(s) for s in alternatives))
+                self._pattern = re.compile("|".join(_alternative(s) for s in alternatives))
 
     def clear(self) -> None:
         with self._lock:
@@ -61,6 +64,13 @@ class SecretScrubber:
 
     def __repr__(self) -> str:  # never show the secrets themselves
         return f"SecretScrubber({len(self._secrets)} secrets)"
+
+
+def _alternative(secret: str) -> str:
+    escaped = re.escape(secret)
+    if len(secret) >= SecretScrubber.BOUNDED_BELOW:
+        return escaped
+    return rf"(?<![A-Za-z0-9]){escaped}(?![A-Za-z0-9])"
 
 
 # Secrets registered by install_log_redaction(); redact() always applies them.

@@ -10,15 +10,17 @@ from .pii import redact_pii
 from .secret_scrubber import SECRET_TAG, SecretScrubber, redact_secrets
 
 
-def redact(text: str, scrubber: SecretScrubber | None = None) -> str:
+def redact(text: str, scrubber: SecretScrubber | None = None, *,
+           context: str | None = None) -> str:
     """Replace personal data and secrets in ``text`` with typed tags.
 
     ``scrubber`` defaults to :data:`DEFAULT_SCRUBBER`, which holds the secrets registered
-    by :func:`install_log_redaction`.
+    by :func:`install_log_redaction`. ``context``: the agent's line before ``text`` when
+    ``text`` is the caller's answer (after "What's your PIN?", a bare "2468" is a PIN).
     """
     if not text or not isinstance(text, str):
         return text
-    return redact_pii(redact_secrets(text, scrubber))
+    return redact_pii(redact_secrets(text, scrubber), context=context)
 
 
 # Mapping keys whose whole value is sensitive, whatever it looks like.

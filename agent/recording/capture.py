@@ -27,7 +27,7 @@ from livekit.agents import AgentSession, UserInputTranscribedEvent, function_too
 from livekit.agents.voice.agent_session import RecordingOptions
 from livekit.agents.voice.recorder_io import RecorderIO
 
-from ..data.repository import Repository
+from ..data.repository import RepoSource, current_repo
 from .consent import Consent, RecordingConsent, is_decline
 from .store import RecordingStore, recording_name
 
@@ -79,7 +79,7 @@ def inspect_audio(path: Path) -> tuple[str, float, int]:
 
 class CallRecording:
     def __init__(self, consent: RecordingConsent, session: AgentSession[Any], *,
-                 call_uid: str, repo: Repository, store: Callable[[], RecordingStore],
+                 call_uid: str, repo: RepoSource, store: Callable[[], RecordingStore],
                  on_event: Callable[[str, str], None]) -> None:
         self.consent = consent
         self._session = session
@@ -142,9 +142,17 @@ class CallRecording:
         happened to it. Never raises."""
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        result = await self._keep_or_drop(started)
+        # Without the database a kept file would be linked to no call record, so retention
+        # and erasure could never find it: it is dropped instead.
+        repo = current_repo(self._repo)
+        result = await self._keep_or_drop(started, linkable=repo is not None)
+        if repo is None:
+            logger.warning("recording outcome not in the call record: the database is "
+                           "unavailable", extra={"call": self._call_uid,
+                                                 "status": result.status})
+            return result
         try:
-            await self._repo.set_recording(
+            await repo.set_recording(
                 self._call_uid, consent=str(result.consent), status=result.status,
                 uri=result.uri, duration_s=result.duration_s, sha256=result.sha256,
                 error=result.error)
@@ -153,7 +161,8 @@ class CallRecording:
                              extra={"call": self._call_uid})
         return result
 
-    async def _keep_or_drop(self, started: datetime | None) -> RecordingResult:
+    async def _keep_or_drop(self, started: datetime | None, *,
+                            linkable: bool = True) -> RecordingResult:
         consent = self.consent.choice
         recorder = session_recorder(self._session)
         path = recorder.output_path if recorder is not None else None
@@ -162,9 +171,11 @@ class CallRecording:
                 await recorder.aclose()
         except Exception:
             logger.exception("closing the recorder failed", extra={"call": self._call_uid})
-        if path is None or not self.consent.keep:
+        if path is None or not self.consent.keep or not linkable:
             if path is not None:
                 await asyncio.to_thread(path.unlink, True)
+            if path is not None and self.consent.keep:
+                return RecordingResult(consent, "failed", error="database unavailable: not kept")
             return RecordingResult(consent, "none")
         try:
             if not path.exists():

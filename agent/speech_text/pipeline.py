@@ -8,6 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
+from agent.plain_text import strip_invisible
+
 from . import abbreviations as abbr
 from . import addresses, dates, measures, money, phone_numbers, references, times
 from .markdown import CLEANUP_RE, strip_markdown
@@ -84,7 +86,7 @@ def normalize_for_speech(text: str) -> str:
 
 
 def _normalize_once(text: str) -> str:
-    text = strip_markdown(text)
+    text = strip_markdown(strip_invisible(text, keep_newlines=True))  # nothing invisible
     for pattern, word in abbr.SIMPLE_ABBREVIATIONS:
         text = pattern.sub(word, text)
     for pattern, repl in _RULES:

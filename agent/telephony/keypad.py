@@ -1,9 +1,11 @@
 """The keypad: "0" hands over to a human without asking the model; other digits are entries.
 
 Digits collect in `CallState.dtmf_buffer` (where the PIN check reads them); "#" or a pause
-submits the entry to the conversation, "*" clears it. "*" on an empty entry declines the
-recording when RECORDING=consent (agent/recording/consent.py): pressing it twice to clear an
-entry can decline by accident, which only ever loses a recording, never makes one.
+submits the entry, "*" clears it. A submitted entry reaches the conversation only as
+`KEYPAD_ENTRY_NOTE`: typed digits never enter the transcript or the model's context. "*" on an
+empty entry declines the recording when RECORDING=consent (agent/recording/consent.py):
+pressing it twice to clear an entry can decline by accident, which only ever loses a
+recording, never makes one.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from .destinations import TransferPlan
 
 KEYPAD_HUMAN = "0"
 KEYPAD_DECLINE_RECORDING = "*"  # the recording notice says "press star"
+# What the model (and so the transcript) is told when the caller submits keypad digits.
+KEYPAD_ENTRY_NOTE = ("(the caller typed their PIN on the keypad; call verify_identity with no "
+                     "arguments to check it)")
 
 # DTMF codes the bridge sends: 0-9 are the digits, 10 = "*", 11 = "#".
 _DTMF_DIGITS = {10: "*", 11: "#"}
@@ -67,7 +72,7 @@ class KeypadInput:
     """
 
     def __init__(self, state: CallState, on_human: Callable[[], Awaitable[None]],
-                 on_entry: Callable[[str], Awaitable[None]], *,
+                 on_entry: Callable[[], Awaitable[None]], *,
                  on_decline_recording: Callable[[], None] | None = None,
                  entry_timeout: float = 2.5) -> None:
         self._state = state
@@ -88,7 +93,7 @@ class KeypadInput:
             self._timer.cancel()
             self._timer = None
         if self._state.dtmf_buffer:
-            self._spawn(self._on_entry(self._state.dtmf_buffer))
+            self._spawn(self._on_entry())  # the digits stay in the call state
 
     def handle(self, digit: str) -> None:
         if not digit:

@@ -9,6 +9,7 @@ from livekit.agents import RunContext, ToolError, function_tool
 
 from agent.call_state import CallState
 from agent.data.repository import Booking, NotFound, Repository, Slot, SlotUnavailable
+from agent.data.sql import Tx
 
 from .audit import audited
 from .confirmation import Prepared, confirmed_action
@@ -122,7 +123,7 @@ async def book_appointment(ctx: RunContext[CallState], slot_id: Text = "") -> st
     Args:
         slot_id: The slot number from list_available_slots, digits only.
     """
-    customer = await require_verified(ctx)
+    customer = await require_verified(ctx, change=True)
     repo = services_of(ctx).repo
     sid = parse_id(slot_id, what="slot")
 
@@ -133,10 +134,10 @@ async def book_appointment(ctx: RunContext[CallState], slot_id: Text = "") -> st
             raise ToolError(f"The caller already has {len(active)} upcoming appointments, the "
                             "most we allow. Offer to reschedule or cancel one instead.")
 
-        async def book() -> str:
+        def book(tx: Tx) -> str:
             try:
-                booking = await repo.book(customer_id=customer.id, slot_id=slot.id,
-                                          call_id=ctx.userdata.call_uid)
+                booking = repo.book_in(tx, customer_id=customer.id, slot_id=slot.id,
+                                       call_id=ctx.userdata.call_uid)
             except SlotUnavailable:
                 raise ToolError("Sorry, that time was just taken. Please offer another slot.") \
                     from None
@@ -164,7 +165,7 @@ async def reschedule_appointment(ctx: RunContext[CallState], booking_id: Text = 
         booking_id: The caller's booking number (from list_my_appointments), digits only.
         new_slot_id: The new slot number from list_available_slots, digits only.
     """
-    customer = await require_verified(ctx)
+    customer = await require_verified(ctx, change=True)
     repo = services_of(ctx).repo
     bid = parse_id(booking_id, what="booking")
     sid = parse_id(new_slot_id, what="new slot")
@@ -173,10 +174,10 @@ async def reschedule_appointment(ctx: RunContext[CallState], booking_id: Text = 
         booking = await upcoming_booking(repo, customer.id, bid)
         slot = await _free_slot(repo, sid)
 
-        async def reschedule() -> str:
+        def reschedule(tx: Tx) -> str:
             try:
-                new = await repo.reschedule_booking(
-                    customer_id=customer.id, booking_id=bid, new_slot_id=slot.id,
+                new = repo.reschedule_booking_in(
+                    tx, customer_id=customer.id, booking_id=bid, new_slot_id=slot.id,
                     call_id=ctx.userdata.call_uid)
             except SlotUnavailable:
                 raise ToolError("Sorry, that new time was just taken; the old appointment is "
@@ -206,7 +207,7 @@ async def cancel_appointment(ctx: RunContext[CallState], booking_id: Text = "") 
     Args:
         booking_id: The caller's booking number (from list_my_appointments), digits only.
     """
-    customer = await require_verified(ctx)
+    customer = await require_verified(ctx, change=True)
     repo = services_of(ctx).repo
     bid = parse_id(booking_id, what="booking")
 
@@ -214,9 +215,9 @@ async def cancel_appointment(ctx: RunContext[CallState], booking_id: Text = "") 
         booking = await upcoming_booking(repo, customer.id, bid)
         when = speakable_slot(booking.slot.start)
 
-        async def cancel() -> str:
+        def cancel(tx: Tx) -> str:
             try:
-                await repo.cancel_booking(customer_id=customer.id, booking_id=bid)
+                repo.cancel_booking_in(tx, customer_id=customer.id, booking_id=bid)
             except NotFound:
                 raise ToolError(_NO_LONGER_ACTIVE) from None
             return f"Cancelled the {booking.slot.service} appointment on {when}."

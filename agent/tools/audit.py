@@ -19,9 +19,10 @@ import functools
 import inspect
 import json
 import logging
+import re
 import time
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Awaitable, Callable, Collection, Coroutine
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -35,8 +36,8 @@ from agent.observability import metrics
 from agent.observability.redaction import redact as shared_redact
 from agent.phones import mask_phone
 
+from .errors import NotAllowed
 from .services import services_or_default
-from .verification import NotAllowed
 
 logger = logging.getLogger("phone-agent.tools")
 
@@ -60,6 +61,27 @@ _PHONE_KEYS = {"phone_number", "phone", "caller", "recipient", "to"}
 def redact(text: str) -> str:
     """Remove phone numbers, emails, card numbers, dates of birth and PINs from free text."""
     return shared_redact(text) if text else text
+
+
+_RAW_PAIR = re.compile(r"""(?P<key>["']?(?P<name>[A-Za-z_]\w*)["']?\s*[:=]\s*)"""
+                       r"""(?P<value>"(?:[^"\\]|\\.)*"?|'[^']*'?|[^,}\s]+)""")
+_LONG_DIGITS = re.compile(r"(?<![…\d])\d(?:[\s./-]?\d){3,}")
+
+
+def redact_raw_arguments(raw: str) -> str:
+    """Arguments that are not even JSON, kept for the audit without what they may carry:
+    values of sensitive keys go whole (found leniently, the text being broken), the rest is
+    `redact`ed, and any run of four or more digits left is masked (with the structure gone,
+    a bare number may be a PIN or a date of birth)."""
+
+    def pair(m: re.Match[str]) -> str:
+        name = m.group("name").lower()
+        if name in _SECRET_KEYS or name in _PHONE_KEYS:
+            return m.group("key") + '"[redacted]"'
+        return m.group(0)
+
+    text = _RAW_PAIR.sub(pair, raw[:600])
+    return _LONG_DIGITS.sub("[digits]", redact(text))[:300]
 
 
 def redact_arguments(args: dict[str, Any]) -> dict[str, Any]:
@@ -141,19 +163,30 @@ def audited(kind: str = "read") -> Callable[[ToolBody], ToolBody]:
             finally:
                 _current.reset(token)
                 latency_ms = int((time.perf_counter() - started) * 1000)
-                if record.outcome and outcome == "ok":
-                    outcome = record.outcome
-                elif record.outcome == "not_confirmed":
-                    outcome = "not_confirmed"
+                if record.outcome and outcome in ("ok", "error", "denied"):
+                    outcome = record.outcome  # a guard's label is more precise
                 metrics.record_tool(tool_name, tool_result(outcome),
                                     time.perf_counter() - started)
-                await asyncio.shield(_write_audit(ctx, tool_name, kwargs, outcome,
+                await _audit_in_time(_write_audit(ctx, tool_name, kwargs, outcome,
                                                   result if error is None else error,
                                                   latency_ms))
 
         return wrapper
 
     return decorate
+
+
+# The caller's answer waits this long at most for its audit row: a locked or slow database
+# must not hold the answer back (the row is still written, in the background).
+AUDIT_WAIT_S = 0.5
+_BACKGROUND: set[asyncio.Task[None]] = set()
+
+
+async def _audit_in_time(write: Coroutine[Any, Any, None]) -> None:
+    task = asyncio.ensure_future(write)
+    _BACKGROUND.add(task)
+    task.add_done_callback(_BACKGROUND.discard)
+    await asyncio.wait({task}, timeout=AUDIT_WAIT_S)  # never cancels it
 
 
 def _filler(ctx: Any, kind: str) -> AbstractAsyncContextManager[None]:
@@ -198,7 +231,7 @@ def audit_unparsed_calls(session: AgentSession[CallState], tool_names: Collectio
                 continue
             out.output = UNREADABLE_ARGUMENTS
             metrics.record_tool(call.name, tool_result("invalid_arguments"), None)
-            raw = {"raw_arguments": str(call.arguments)[:300]}
+            raw = {"raw_arguments": redact_raw_arguments(str(call.arguments))}
             task = asyncio.get_running_loop().create_task(
                 _write_audit(session, call.name, raw, "invalid_arguments",
                              UNREADABLE_ARGUMENTS, 0))

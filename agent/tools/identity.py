@@ -1,48 +1,38 @@
-"""Tools that find the caller's account and verify that the caller owns it."""
+"""Tools that tell the agent how to verify a caller, and verify them.
+
+Neither says whether the calling number belongs to a customer (see `verification`)."""
 
 from __future__ import annotations
 
-from livekit.agents import RunContext, ToolError, function_tool
+from livekit.agents import RunContext, function_tool
 
 from agent.call_state import CallState
-from agent.phones import normalize_caller_number
 
 from .audit import audited
 from .services import services_of
 from .validation import Text
-from .verification import (
-    NotAllowed,
-    check_pin_or_dob,
-    count_failure,
-    refuse_if_locked,
-    require_verified,
-)
+from .verification import check_identity, require_verified
+
+HOW_TO_VERIFY = (
+    "The caller is not verified. Before any account detail, ask for their date of birth, or "
+    "to type their PIN on the keypad and press pound, and call verify_identity. Without "
+    "verification you can still list appointment times, take a callback number, or transfer "
+    "them.")
 
 
 @function_tool
 @audited("read")
 async def lookup_customer(ctx: RunContext[CallState]) -> str:
-    """Check whether the number the caller is phoning from belongs to a customer account.
+    """Check whether the caller is verified, and how to verify them.
 
-    Call this early in the call, before any account question. It only says whether an account
-    matches the caller's phone line and whether the caller is already verified; it never
-    reveals account details. Callers whose number is not on file can still hear available
-    appointment times, leave a callback number, or be transferred to a person.
+    Call this early in the call, before any account question. It never reveals account
+    details, and it never says whether an account exists for the caller's number: only
+    verify_identity can tell, by succeeding.
     """
-    state = ctx.userdata
-    repo = services_of(ctx).repo
-    if state.verified_customer_id is not None:
+    if ctx.userdata.verified_customer_id is not None:
         verified = await require_verified(ctx)
         return f"The caller is already verified as {verified.full_name}."
-    number = normalize_caller_number(state.caller.phone_number)
-    customer = await repo.customer_by_phone(number) if number else None
-    if customer is None:
-        return ("No customer account matches the number the caller is phoning from. Account "
-                "details can only be discussed on a call from the number on file. You can "
-                "still list appointment times, take a callback number, or transfer them.")
-    return ("A customer account matches this phone line, but the caller is not verified yet. "
-            "Before any account detail, ask for their date of birth, or their PIN on the keypad, "
-            "and call verify_identity.")
+    return HOW_TO_VERIFY
 
 
 @function_tool
@@ -54,8 +44,8 @@ async def verify_identity(ctx: RunContext[CallState], date_of_birth: Text = "",
     Ask the caller for their date of birth, or to type their account PIN on the keypad and
     press pound. Pass exactly what they said; never guess or fill in values yourself. If they
     typed the PIN on the keypad, call this with no arguments: the typed digits are read
-    automatically. After three failed attempts verification is locked for the call; then
-    offer a callback or a transfer.
+    automatically (you are never shown them). After too many failed attempts verification is
+    locked; then offer a callback or a transfer.
 
     Args:
         date_of_birth: The caller's date of birth as YYYY-MM-DD, converted from what they said
@@ -64,22 +54,18 @@ async def verify_identity(ctx: RunContext[CallState], date_of_birth: Text = "",
     """
     state = ctx.userdata
     services = services_of(ctx)
-    refuse_if_locked(state)
-    number = normalize_caller_number(state.caller.phone_number)
-    customer = await services.repo.customer_by_phone(number) if number else None
-    if customer is None:
-        raise NotAllowed("I can only verify callers phoning from the number on their account. "
-                         "Offer a callback or a transfer instead.")
     typed = "".join(ch for ch in state.dtmf_buffer if ch.isdigit())
-    if not pin and not date_of_birth and typed:
-        pin = typed
     state.dtmf_buffer = ""  # consumed (or stale) either way
-    if not pin and not date_of_birth:
-        raise ToolError("Ask the caller for their date of birth, or to type their PIN on the "
-                        "keypad, then try again.")
-    if check_pin_or_dob(customer, pin=pin, date_of_birth=date_of_birth, today=services.today()):
-        state.verified_customer_id = customer.id
-        state.verification_failures = 0
-        return (f"Verified. The caller is {customer.full_name}; you may address them as "
-                f"{customer.first_name} and help with their own account.")
-    count_failure(state)
+    if not str(pin).strip() and not str(date_of_birth).strip() and typed:
+        pin = typed
+    verified = await check_identity(services.repo, state, pin=pin, date_of_birth=date_of_birth,
+                                    today=services.today())
+    customer = verified.customer
+    state.verified_customer_id = customer.id
+    state.verified_with_pin = verified.with_pin
+    answer = (f"Verified. The caller is {customer.full_name}; you may address them as "
+              f"{customer.first_name} and help with their own account.")
+    if customer.pin_hash and not verified.with_pin:
+        answer += (" Changes to this account (bookings, tickets, texts) will also need their "
+                   "PIN on the keypad.")
+    return answer

@@ -6,6 +6,7 @@ from livekit.agents import RunContext, function_tool
 
 from agent.call_state import CallState
 from agent.data.sms import MAX_SMS_CHARS
+from agent.data.sql import Tx
 from agent.phones import last_digits
 from agent.prompts import COMPANY as BUSINESS_NAME  # the SMS signs as callers hear us greet
 
@@ -33,7 +34,7 @@ async def send_sms_confirmation(ctx: RunContext[CallState], booking_id: Text = "
     Args:
         booking_id: The booking number to confirm, digits only.
     """
-    customer = await require_verified(ctx)
+    customer = await require_verified(ctx, change=True)
     services = services_of(ctx)
     bid = parse_id(booking_id, what="booking")
 
@@ -44,12 +45,13 @@ async def send_sms_confirmation(ctx: RunContext[CallState], booking_id: Text = "
                 f"Booking {booking.id}. Reply STOP to opt out.")[:MAX_SMS_CHARS]
         ending = last_digits(customer.phone_e164)
 
-        async def send() -> str:
-            assert services.sms is not None  # ToolServices always sets one (the outbox)
-            receipt = await services.sms.send(
-                to=customer.phone_e164, body=body, customer_id=customer.id,
+        def send(tx: Tx) -> str:
+            # The outbox row commits with the confirmation's idempotency record; the relay
+            # (agent.data.sms.relay_outbox) hands it to the SMS provider.
+            _, created = services.repo.enqueue_sms_in(
+                tx, recipient=customer.phone_e164, body=body, customer_id=customer.id,
                 idempotency_key=f"{ctx.userdata.call_uid}:sms:booking:{booking.id}")
-            if receipt.duplicate:
+            if not created:
                 return f"That confirmation was already sent to the number ending in {ending}; " \
                        "not sending it again."
             return f"Confirmation text queued to the number ending in {ending}."

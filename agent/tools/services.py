@@ -35,6 +35,6 @@ def services_of(ctx: RunContext[CallState]) -> ToolServices:
     services = services_or_default(ctx.userdata)
     if services is None:
         logger.error("business tool called without ToolServices (CallState.services is None)")
-        raise ToolError("Sorry, I can't reach our records right now. "
-                        "I can take a callback number or transfer you to a colleague.")
+        raise ToolError("Sorry, I can't reach our records right now, so I can't do that. I can "
+                        "transfer you to a colleague, or you can call back a little later.")
     return services

@@ -7,7 +7,13 @@ from __future__ import annotations
 from livekit.agents import RunContext, ToolError, function_tool
 
 from agent.call_state import CallState
-from agent.phones import normalize_caller_number, parse_phone, speakable_phone
+from agent.data.sql import Tx
+from agent.phones import (
+    diallable_e164,
+    normalize_caller_number,
+    parse_diallable,
+    speakable_phone,
+)
 
 from .audit import audited
 from .confirmation import Prepared, confirmed_action
@@ -36,7 +42,7 @@ async def create_support_ticket(ctx: RunContext[CallState], subject: Text = "",
         priority: "low", "normal" or "high". Use "high" only if the caller cannot use a
             product they depend on.
     """
-    customer = await require_verified(ctx)
+    customer = await require_verified(ctx, change=True)
     repo = services_of(ctx).repo
     subj = clean_text(subject, what="ticket subject", max_len=120, min_len=3)
     desc = clean_text(description, what="problem description", max_len=1500, min_len=10)
@@ -53,9 +59,9 @@ async def create_support_ticket(ctx: RunContext[CallState], subject: Text = "",
                 raise ToolError(f"I couldn't find order {number} on this account.")
             order_id = order.id
 
-        async def open_ticket() -> str:
-            ticket = await repo.create_ticket(
-                customer_id=customer.id, subject=subj, description=desc, priority=prio,
+        def open_ticket(tx: Tx) -> str:
+            ticket = repo.create_ticket_in(
+                tx, customer_id=customer.id, subject=subj, description=desc, priority=prio,
                 order_id=order_id, call_id=ctx.userdata.call_uid)
             return f"Ticket {ticket.id} is open; our support team will follow up within one " \
                    "business day."
@@ -90,11 +96,11 @@ async def capture_callback_number(ctx: RunContext[CallState], phone_number: Text
     state = ctx.userdata
     repo = services_of(ctx).repo
     if str(phone_number).strip():
-        number = parse_phone(as_text(phone_number))
+        number = parse_diallable(as_text(phone_number))  # no premium-rate or special numbers
     else:
-        caller = normalize_caller_number(state.caller.phone_number)
+        caller = diallable_e164(normalize_caller_number(state.caller.phone_number))
         if caller is None:
-            raise ToolError("I don't have the number they're calling from. Please ask for the "
+            raise ToolError("I don't have a number I can call them back on. Please ask for the "
                             "number to call back, including the area code.")
         number = caller
     when = clean_text(preferred_time, what="preferred time", max_len=80, required=False)
@@ -106,9 +112,9 @@ async def capture_callback_number(ctx: RunContext[CallState], phone_number: Text
             raise ToolError("A callback is already booked from this call; a colleague will be "
                             "in touch.")
 
-        async def save() -> str:
-            await repo.create_callback(
-                phone_e164=number, customer_id=state.verified_customer_id,
+        def save(tx: Tx) -> str:
+            repo.create_callback_in(
+                tx, phone_e164=number, customer_id=state.verified_customer_id,
                 preferred_time=when or None, reason=why or None, call_id=state.call_uid)
             return f"Callback request saved for {spoken}. A colleague will call back."
 

@@ -13,9 +13,9 @@ from typing import Annotated, Any
 from livekit.agents import ToolError
 from pydantic import BeforeValidator
 
-MAX_ARG_CHARS = 2000  # anything longer than this is rejected before any parsing
+from agent.plain_text import strip_invisible
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u2028-\u202e\ufeff]")
+MAX_ARG_CHARS = 2000  # anything longer than this is rejected before any parsing
 
 
 def _coerce_text(value: Any) -> Any:
@@ -55,8 +55,9 @@ def as_text(value: Any) -> str:
 
 def clean_text(value: Any, *, what: str, max_len: int, min_len: int = 1,
                required: bool = True) -> str:
-    """Free text: control characters removed, whitespace collapsed, length checked."""
-    text = _CONTROL.sub("", as_text(value))
+    """Free text: control, bidi and zero-width characters removed (`strip_invisible`),
+    whitespace collapsed, length checked."""
+    text = strip_invisible(as_text(value))
     text = re.sub(r"\s+", " ", text).strip()
     if not text:
         if required:

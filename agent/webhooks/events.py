@@ -22,7 +22,7 @@ from collections.abc import Coroutine, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from ..data.repository import CallRecord, Repository
+from ..data.repository import CallRecord, RepoSource, current_repo
 
 logger = logging.getLogger("phone-agent.webhooks")
 
@@ -55,7 +55,7 @@ def payload(event_type: str, call_uid: str | None, data: dict[str, Any],
 class Webhooks:
     """Queues one call's events for every WEBHOOK_URLS entry."""
 
-    def __init__(self, repo: Repository, urls: Sequence[str], call_uid: str) -> None:
+    def __init__(self, repo: RepoSource, urls: Sequence[str], call_uid: str) -> None:
         self._repo = repo
         self._urls = tuple(urls)
         self._call_uid = call_uid
@@ -66,15 +66,20 @@ class Webhooks:
         return bool(self._urls)
 
     async def emit(self, event_type: str, data: dict[str, Any]) -> str | None:
-        """Queue the event now; returns its id (None when no URL is configured)."""
+        """Queue the event now; returns its id (None when no URL is configured, or while the
+        database is unavailable: that is logged)."""
         if event_type not in EVENT_TYPES:
             raise ValueError(f"unknown webhook event {event_type!r}")
         if not self._urls:
             return None
+        repo = current_repo(self._repo)
+        if repo is None:
+            logger.warning("%s webhook not queued: the database is unavailable", event_type,
+                           extra={"call": self._call_uid})
+            return None
         event_id, body = payload(event_type, self._call_uid, data)
-        await self._repo.enqueue_webhook(event_id=event_id, event_type=event_type,
-                                         call_uid=self._call_uid, urls=self._urls,
-                                         payload=body)
+        await repo.enqueue_webhook(event_id=event_id, event_type=event_type,
+                                   call_uid=self._call_uid, urls=self._urls, payload=body)
         return event_id
 
     def spawn(self, event_type: str, data: dict[str, Any]) -> None:

@@ -99,6 +99,9 @@ def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
         # trunk's address); a short ringing timeout keeps the no-answer tests quick.
         "WARM_TRANSFER_DESTINATIONS": "support=+15550109999",
         "OUTBOUND_RINGING_TIMEOUT": "8",
+        # The suite dials the same test number several times, at any hour of the day.
+        "OUTBOUND_CALLING_HOURS": "00:00-24:00",
+        "OUTBOUND_MAX_ATTEMPTS_PER_DAY": "100",
         "LOG_LEVEL": "info",
         # A call's summary request reaches the shared DeepSeek emulator after the call, when
         # the next test's script and faults are already armed: it would take their turns.

@@ -25,6 +25,7 @@ from agent.call_state import CallerInfo, CallState
 from agent.config import Settings, load_settings
 from agent.data.repository import AuditEntry, CallEvent, Repository
 from agent.observability.calls import CallRecorder
+from agent.observability.record_sink import RecordSink
 from agent.recording.capture import CallRecording
 from agent.recording.consent import RecordingConsent
 from agent.webhooks.events import Webhooks
@@ -172,12 +173,36 @@ async def finished_call(repo: Repository) -> CallState:
 def after_call(state: CallState, settings: Settings, repo: Repository,
                emu: ProviderEmulators) -> AfterCall:
     session: AgentSession = AgentSession()
-    return AfterCall(state, settings, repo, CallRecorder(state, session, repo),
+    return AfterCall(state, settings, repo, CallRecorder(state, session, RecordSink(repo)),
                      CallRecording(RecordingConsent("off"), session, call_uid=state.call_uid,
                                    repo=repo, store=lambda: pytest.fail("nothing to store"),
                                    on_event=lambda k, d: None),
                      Webhooks(repo, settings.webhook_urls, state.call_uid),
                      lambda: model_for(emu))
+
+
+async def test_after_a_call_whose_database_never_came_back_nothing_fails(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    state = CallState(room_name="room-1", caller=CallerInfo(identity="caller", kind="sip",
+                                                            phone_number="+14155550142"))
+    session: AgentSession = AgentSession()
+    sink = RecordSink(None)  # down at the start, never reopened
+    record = CallRecorder(state, session, sink)
+    record.attach()
+    async with ProviderEmulators(script=Script([reply(json.dumps(GOOD))])) as emu:
+        settings = settings_for(emu, tmp_path)
+        webhooks = Webhooks(lambda: None, settings.webhook_urls, state.call_uid)
+        recording = CallRecording(RecordingConsent("off"), session, call_uid=state.call_uid,
+                                  repo=lambda: None, store=lambda: pytest.fail("nothing kept"),
+                                  on_event=lambda k, d: None)
+        with caplog.at_level("WARNING"):
+            await AfterCall(state, settings, lambda: None, record, recording, webhooks,
+                            lambda: model_for(emu)).run()
+        assert emu.llm_requests == []  # no summary of a record the database never took
+    assert await webhooks.emit("call.ended", {}) is None
+    logged = caplog.text
+    assert "call record kept in the log" in logged and "database is unavailable" in logged
+    assert "after-call write failed" not in logged and "Traceback" not in logged
 
 
 async def test_after_the_call_the_outcome_is_stored_and_announced(repo: Repository,

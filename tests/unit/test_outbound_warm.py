@@ -36,7 +36,8 @@ def test_outbound_request_round_trips_through_dispatch_metadata() -> None:
 
 def test_purpose_and_number_are_sanitised() -> None:
     assert clean_purpose("  appointment\n\nreminder ") == "appointment reminder"
-    assert clean_purpose("") == "a follow-up call"
+    assert clean_purpose("appoint\u202ement\x1b reminder") == "appointment reminder"
+    assert clean_purpose("") == ""  # no purpose: the dispatch does not dial
     assert len(clean_purpose("x" * 1000)) == 160
     assert valid_number("+15550107777")
     assert not valid_number("15550107777") and not valid_number("+1555; rm")

@@ -88,7 +88,8 @@ async def make_call(repo: Repository, settings: Settings, *, phone: str | None,
         await repo.set_recording(uid, consent="given", status="stored", uri=uri,
                                  duration_s=30.0, sha256="0")
     await Webhooks(repo, ["http://127.0.0.1:9/h"], uid).emit("call.ended", {"summary": "x"})
-    await repo.claim_idempotency_key(f"k-{uid}", tool="book_appointment", call_id=uid)
+    await repo.run_once(f"k-{uid}", tool="book_appointment", call_id=uid,
+                        work=lambda tx: "booked")
     await repo.write_audit(AuditEntry(call_id=sip_id or uid, caller="…0142", customer_id=None,
                                       tool="check_order_status", arguments='{"order": "A1"}',
                                       outcome="ok", result="shipped", latency_ms=5))
@@ -156,6 +157,21 @@ async def test_purge_runs_beside_a_live_call_that_keeps_writing(db_url: str, rep
     assert report.erased.calls == 40 and report.failures == []
     assert len(await repo.call_events(live)) == 60
     assert await count(repo, "audit_log") == 40  # AUDIT_RETENTION 0: audit kept forever
+
+
+async def test_forget_removes_the_numbers_outbound_attempts_and_keeps_do_not_call(
+        repo: Repository, settings: Settings) -> None:
+    uid = await make_call(repo, settings, phone=JAMES, recording=False)
+    await repo.record_outbound_attempt(JAMES, call_uid=uid)
+    await repo.record_outbound_attempt(MARIA, call_uid="another-call")
+    await repo.add_do_not_call(JAMES, source="callee")
+
+    report = await forget(repo, settings, phone=JAMES)
+
+    assert report.failures == [] and report.erased.calls == 1
+    assert await repo.outbound_attempts(JAMES, within=timedelta(days=1)) == 0
+    assert await repo.outbound_attempts(MARIA, within=timedelta(days=1)) == 1
+    assert await repo.is_do_not_call(JAMES)  # "stop calling me" outlives an erasure
 
 
 async def test_forget_by_phone_erases_the_callers_calls_and_anonymizes_their_audit(
@@ -253,12 +269,13 @@ async def test_the_call_record_keeps_a_key_and_a_mask_never_the_number(
 
     from agent.call_state import CallerInfo, CallState
     from agent.observability.calls import CallRecorder
+    from agent.observability.record_sink import RecordSink
 
     # livekit-sip's individual dispatch rule names the room after the caller's number
     state = CallState(room_name=f"call-_{MARIA}_Xy12", caller=CallerInfo(
         identity=f"sip_{MARIA}", kind="sip", phone_number=MARIA, call_id="SCL_9"))
     key = caller_key(MARIA, settings.caller_key_secret)
-    recorder = CallRecorder(state, AgentSession(), repo, caller_key=key)
+    recorder = CallRecorder(state, AgentSession(), RecordSink(repo), caller_key=key)
     recorder.attach()
     await recorder.flush()
     row = await repo.db.fetchone("SELECT * FROM calls WHERE call_uid = ?", (state.call_uid,))

@@ -254,6 +254,19 @@ async def test_a_recording_that_cannot_be_saved_is_logged_and_recorded_as_failed
     assert record["recording_error"] == result.error and record["recording_consent"] == "announced"
 
 
+async def test_without_the_database_a_consented_recording_is_not_kept(tmp_path: Path) -> None:
+    """A file no call record links could never be found by retention or erasure."""
+    session = await recorded_session(tmp_path, 0.3)
+    consent = RecordingConsent("consent")
+    consent.announced()
+    rec = CallRecording(consent, session, call_uid=uuid.uuid4().hex, repo=lambda: None,
+                        store=lambda: pytest.fail("nothing may be stored"),
+                        on_event=lambda k, d: None)
+    result = await rec.finish()
+    assert (result.status, result.consent) == ("failed", Consent.GIVEN)
+    assert result.uri is None and not ogg_files(tmp_path)
+
+
 async def test_a_notice_nobody_heard_keeps_nothing(tmp_path: Path, repo: Repository) -> None:
     uid = await started_call(repo)
     session = await recorded_session(tmp_path, 0.3)

@@ -21,6 +21,7 @@ from agent.data.repository import (
 )
 from agent.data.schema import MIGRATIONS, current_version, migrate
 from agent.data.seed import reset, seed
+from agent.data.sql import Tx
 from tests.support.postgres import PostgresServer, postgres_server  # noqa: F401
 
 MARIA, JAMES = "+14155550142", "+14155550187"
@@ -86,6 +87,27 @@ async def test_migrations_versioned_and_idempotent(db_url: str) -> None:
     try:
         rows = await db.fetchall("SELECT version FROM schema_migrations")
         assert [r["version"] for r in rows] == [m.version for m in MIGRATIONS]
+    finally:
+        await db.close()
+
+
+@pytest.mark.parametrize("done", [(1, 2, 4), (1, 2, 3)], ids=["main-at-4", "issue-9-at-3"])
+async def test_a_database_missing_a_lower_version_gets_it(db_url: str,
+                                                          done: tuple[int, ...]) -> None:
+    """Two branches added migrations 3 and 4 independently: a database at 4 without 3 (or at
+    3 without 4) gets the one it lacks, and ends like a fresh one."""
+    db = await Database.open(db_url, migrate=False)
+    try:
+        assert await migrate(db, tuple(m for m in MIGRATIONS if m.version in done)) \
+            == list(done)
+        missing = [m.version for m in MIGRATIONS if m.version not in done]
+        assert await migrate(db) == missing
+        rows = await db.fetchall("SELECT version FROM schema_migrations ORDER BY version")
+        assert [r["version"] for r in rows] == sorted(m.version for m in MIGRATIONS)
+        for table in ("verification_failures", "do_not_call", "outbound_attempts",
+                      "webhook_outbox"):
+            assert await db.fetchall(f"SELECT * FROM {table}") == []
+        assert await db.fetchall("SELECT caller_key, recording_uri, summary FROM calls") == []
     finally:
         await db.close()
 
@@ -242,15 +264,28 @@ async def test_audit_log_and_idempotency_keys(repo: Repository) -> None:
     entries = await repo.audit_entries(call_id="c1")
     assert len(entries) == 1 and entries[0].tool == "lookup_customer" and entries[0].at
 
-    claimed, stored, status = await repo.claim_idempotency_key("key", tool="t", call_id="c1")
-    assert claimed and stored is None and status == "in_progress"
-    claimed2, _, status2 = await repo.claim_idempotency_key("key", tool="t", call_id="c1")
-    assert not claimed2 and status2 == "in_progress"
-    await repo.complete_idempotency_key("key", "Booked.")
-    assert await repo.idempotency_result("key") == ("done", "Booked.")
-    claimed3, stored3, _ = await repo.claim_idempotency_key("key", tool="t", call_id="c1")
-    assert not claimed3 and stored3 == "Booked."
+    ran: list[str] = []
 
-    await repo.claim_idempotency_key("k2", tool="t", call_id="c1")
-    await repo.release_idempotency_key("k2")
-    assert await repo.idempotency_result("k2") is None
+    def work(tx: Tx) -> str:
+        ran.append("x")
+        tx.execute("INSERT INTO callback_requests (phone_e164, status, created_at)"
+                   " VALUES ('+12025550100', 'open', 'now')")
+        return "Booked."
+
+    assert await repo.run_once("key", tool="t", call_id="c1", work=work) == \
+        (True, "Booked.", "done")
+    assert await repo.idempotency_result("key") == ("done", "Booked.")
+    # Once recorded, the key answers with its result and nothing runs again.
+    assert await repo.run_once("key", tool="t", call_id="c1", work=work) == \
+        (False, "Booked.", "done")
+    assert ran == ["x"] and len(await repo.callbacks()) == 1
+
+    def failing(tx: Tx) -> str:
+        tx.execute("INSERT INTO callback_requests (phone_e164, status, created_at)"
+                   " VALUES ('+12025550101', 'open', 'now')")
+        raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        await repo.run_once("k2", tool="t", call_id="c1", work=failing)
+    # Neither the change nor the key survived the failure.
+    assert await repo.idempotency_result("k2") is None and len(await repo.callbacks()) == 1
