@@ -63,6 +63,8 @@ class _Context:
     worker: asyncio.Task[None] | None = None
     first_audio: bool = True
     dead: bool = False
+    cut_after: int = 0  # audio messages before the socket is cut (`tts_cut_after_chunks`)
+    sent: int = 0
     # wall clock (time.time()) of the first text, first synthesis job and first audio sent;
     # the same dict is appended to state.tts_timings
     timing: dict[str, Any] = field(default_factory=dict)
@@ -163,6 +165,7 @@ class _Socket:
                 stall = state.faults.take("tts_stall_s")
                 if stall:
                     await asyncio.sleep(float(stall))
+                ctx.cut_after = int(state.faults.take("tts_cut_after_chunks") or 0)
             if ctx.timing.get("first_job_wall") is None:
                 ctx.timing["first_job_wall"] = time.time()
                 ctx.timing["first_job_text"] = text
@@ -191,6 +194,10 @@ class _Socket:
                 msg["alignment"] = align
             if ctx.timing.get("first_audio_wall") is None:
                 ctx.timing["first_audio_wall"] = time.time()
+            if ctx.cut_after and ctx.sent >= ctx.cut_after:
+                await self.ws.close(code=1011, message=b"emulated fault: connection lost")
+                return
+            ctx.sent += 1
             await self.send(msg)
 
     async def close(self) -> None:
@@ -213,11 +220,12 @@ class ElevenLabsEmulator:
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
 
-    def register(self, app: web.Application) -> None:
-        app.router.add_get("/v1/text-to-speech/{voice_id}/multi-stream-input", self.multi_stream)
-        app.router.add_post("/v1/text-to-speech/{voice_id}/stream", self.rest)
-        app.router.add_post("/v1/text-to-speech/{voice_id}", self.rest)
-        app.router.add_get("/v1/voices", self.voices)
+    def register(self, app: web.Application, prefix: str = "") -> None:
+        app.router.add_get(f"{prefix}/v1/text-to-speech/{{voice_id}}/multi-stream-input",
+                           self.multi_stream)
+        app.router.add_post(f"{prefix}/v1/text-to-speech/{{voice_id}}/stream", self.rest)
+        app.router.add_post(f"{prefix}/v1/text-to-speech/{{voice_id}}", self.rest)
+        app.router.add_get(f"{prefix}/v1/voices", self.voices)
 
     def _check(self, request: web.Request) -> web.Response | None:
         if request.headers.get("xi-api-key", "") != self.state.eleven_key:
