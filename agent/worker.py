@@ -17,6 +17,7 @@ from . import providers
 from .call import ProcessResources, run_call
 from .config import Settings, load_settings
 from .observability.redaction import install_log_redaction
+from .recovery import render_in_background
 
 logger = logging.getLogger("phone-agent.worker")
 
@@ -34,6 +35,7 @@ def prewarm(proc: JobProcess) -> None:
         init_eot()  # load the v1-mini weights now, not on the first call
     proc.userdata[_RESOURCES] = ProcessResources(settings=settings, vad=providers.load_vad(),
                                                  turn_choice=choice)
+    render_in_background(settings)  # the fallback lines in the primary voice, once per host
     logger.info("turn detection: %s (%s)", choice.kind, choice.reason)
 
 

@@ -76,7 +76,8 @@ class Script:
         (`"required"`); the skipped turns stay for later requests."""
         with self._lock:
             for i, turn in enumerate(self._turns):
-                if kind == "text" and turn.tool_calls or kind == "tools" and not turn.tool_calls:
+                calls = bool(turn.tool_calls)
+                if (kind == "text" and calls) or (kind == "tools" and not calls):
                     continue
                 if turn.matches(last_text):
                     if not turn.repeat:

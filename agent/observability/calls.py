@@ -1,7 +1,8 @@
 """The call record: who called (masked), how it ended, a redacted transcript, per-turn latency.
 
 Every event is written as it happens, so a call that drops mid-way still leaves its record.
-Provider errors are logged and answered with a spoken apology instead of dead air.
+Provider errors are logged and recorded (`provider_error`); what the caller hears about them
+is agent/recovery's (a reply checked when it is done, not an apology from the error event).
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from .redaction import redact
 
 logger = logging.getLogger("phone-agent.calls")
 
-APOLOGY = "Sorry, I'm having a little trouble on my end. Could you say that again?"
 
 
 def _turn_metrics(item: llm.ChatMessage) -> dict[str, float]:
@@ -51,7 +51,6 @@ class CallRecorder:
         self._repo = repo
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = time.monotonic()
-        self._apologies = 0
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -112,16 +111,6 @@ class CallRecorder:
                 detail=f"{source}: {redact(str(getattr(err, 'error', err)))[:300]}",
             )
         )
-        # An LLM failure leaves the caller waiting on silence: say something. TTS failures
-        # can't be spoken over, and STT reconnects by itself. A recoverable error means the
-        # plugin is retrying (and usually answers a moment later): apologizing then would talk
-        # over the real answer, so only the final failure of a turn is apologized for.
-        if "LLM" in source and not recoverable and self._apologies < 3:
-            self._apologies += 1
-            try:
-                self._session.say(APOLOGY, allow_interruptions=True, add_to_chat_ctx=False)
-            except RuntimeError:
-                pass  # the session is closing; nothing to say to
 
     def _on_close(self, ev: CloseEvent) -> None:
         reason_name = str(ev.reason.value)
@@ -149,7 +138,10 @@ class CallRecorder:
         )
 
     def event(self, kind: str, detail: str) -> None:
-        """Record a call event (transfer attempts, outbound outcomes, ...)."""
+        """Record a call event (transfer attempts, outbound outcomes, provider failover and
+        recovery: `provider_fallback`, `provider_recovered`, `provider_stage_down`,
+        `silent_turn`, `reply_retried`, `hold_line`, `stt_silent`, `keypad_mode`,
+        `handover`, ...). Each is logged where it happens; the kind is what metrics count."""
         self._spawn(self._repo.add_call_event(call_uid=self._state.call_uid, kind=kind,
                                               detail=redact(detail)[:500]))
 

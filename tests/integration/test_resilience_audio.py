@@ -17,7 +17,7 @@ from livekit.agents import APIConnectOptions, APIStatusError, function_tool
 from livekit.agents import llm as lk_llm
 from livekit.plugins import openai
 
-from agent.observability.calls import APOLOGY
+from agent.recovery.lines import TROUBLE as APOLOGY
 from agent.providers import DEEPSEEK_EXTRA_BODY, LLM_CONN_OPTIONS
 from devstack.caller import Burst, TestCaller
 from emulators import ProviderEmulators
