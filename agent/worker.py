@@ -70,6 +70,7 @@ def build_server(settings: Settings) -> AgentServer:
         load_fnc=call_load(settings.max_concurrent_calls),
         load_threshold=1.0,
         host=os.environ.get("AGENT_HEALTH_HOST", "127.0.0.1"),
+        port=int(os.environ.get("AGENT_HEALTH_PORT", "8081")),  # a second worker on one host
         # Loading silero + the v1-mini weights takes a few seconds on a busy 2-core machine.
         initialize_process_timeout=60.0,
         ws_url=settings.livekit_url,

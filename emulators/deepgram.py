@@ -17,8 +17,8 @@ Unrecognized audio (noise, out-of-list speech) ends with an EMPTY final transcri
 plugin turns into END_OF_SPEECH only (no FINAL_TRANSCRIPT).
 
 `POST /v1/listen` (REST recognize, WAV body) is served too. Faults: `stt_reject_status`
-(handshake refused), `stt_drop_after_s` (closed mid-stream), `stt_silent` (connected, never
-answering).
+(handshake refused), `stt_drop_after_s` (closed mid-stream), `stt_drop_in_speech_s` (closed
+mid-utterance), `stt_silent` (connected, never answering).
 """
 
 from __future__ import annotations
@@ -165,6 +165,12 @@ class _Session:
             return
 
         self.utt.extend(window)
+        cut = self.state.faults.peek("stt_drop_in_speech_s")
+        if cut is not None and end - self.utt_start >= float(cut):
+            self.state.faults.take("stt_drop_in_speech_s")
+            self.closed = True
+            await self.ws.close(code=1011, message=b"emulated fault: dropped mid-utterance")
+            return
         if voiced:
             self.last_voice_end = end
             self.last_voice_wall = self.recv_wall

@@ -62,6 +62,7 @@ _COUNTED = {
     "llm_empty_stream": "llm_empty_stream_count",
     "llm_ignore_tool_choice": "llm_ignore_tool_choice_count",
     "stt_drop_after_s": "stt_drop_count",
+    "stt_drop_in_speech_s": "stt_drop_in_speech_count",
     "stt_reject_status": "stt_reject_count",
     "stt_silent": "stt_silent_count",
     "tts_error": "tts_error_count",
@@ -91,6 +92,8 @@ class Faults:
         (scripted tool calls are sent even when the request says `tool_choice: "none"`).
     STT (Deepgram):
       stt_drop_after_s: after this much audio on a connection, close it abruptly with 1011.
+      stt_drop_in_speech_s: close the connection (1011) once an utterance has gone on this long
+        (the socket lost mid-utterance).
       stt_reject_status: refuse the next websocket handshake(s) with this HTTP status.
       stt_silent: accept the next connection(s), read the audio, and never answer (no
         SpeechStarted, no Results): connected but silent.
@@ -124,6 +127,8 @@ class Faults:
     llm_ignore_tool_choice_count: int = 1
     stt_drop_after_s: float | None = None
     stt_drop_count: int = 1
+    stt_drop_in_speech_s: float = 0.0
+    stt_drop_in_speech_count: int = 1
     stt_reject_status: int | None = None
     stt_reject_count: int = 1
     stt_silent: bool = False

@@ -226,9 +226,9 @@ class CallProviders:
         """Fail the STT being served (it heard speech and sent nothing): True when a backup
         exists to take over."""
         serving = self.stt.serving()
-        if self.stt.adapter is None or serving is None or not isinstance(serving.plugin,
-                                                                         GuardedSTT):
-            return False
+        if (self.stt.adapter is None or serving is None or sum(self.stt.up) < 2
+                or not isinstance(serving.plugin, GuardedSTT)):
+            return False  # never fail the last provider standing: ask the caller instead
         return serving.plugin.trip(reason) > 0
 
     def reconnect_stt(self) -> None:

@@ -34,7 +34,9 @@ from .handover import Handover
 
 logger = logging.getLogger("phone-agent.recovery")
 
-TRANSCRIPT_TIMEOUT_S = 1.0  # after the VAD's end of speech; a final normally takes ~0.3 s
+# After the VAD's end of speech. A final normally takes ~0.3 s; on a loaded 2-core host the
+# emulated recognizer has taken over 1 s, and a false trip costs a provider switch.
+TRANSCRIPT_TIMEOUT_S = 1.5
 MIN_SPEECH_S = 0.3  # shorter sounds (a cough, a click) are not worth a question
 KEYPAD_WAIT_S = 10.0
 EventSink = Callable[[str, str], None]

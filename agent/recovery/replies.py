@@ -91,7 +91,8 @@ class ReplyGuard:
         self._closed = False
         self._tasks: set[asyncio.Future[None]] = set()
 
-    def attach(self, track: RecoveryTrack) -> None:
+    def attach(self, track: RecoveryTrack | None) -> None:
+        """`track`: where hold lines play (None: no watchdog, e.g. a text-only session)."""
         self._track = track
         self._session.on("speech_created", self._on_speech)
         self._session.on("agent_state_changed", self._on_agent_state)
