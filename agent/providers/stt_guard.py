@@ -122,6 +122,13 @@ class GuardedStream(stt.RecognizeStream):
     def failed(self) -> bool:
         return self._failure.is_set()
 
+    def push_frame(self, frame: rtc.AudioFrame) -> None:
+        # The adapter keeps forwarding frames to a stream that already failed until it has
+        # switched; 1.8.9 logs a traceback per refused frame, so drop them quietly.
+        if self.failed or self._task.done():
+            return
+        super().push_frame(frame)
+
     def fail(self, reason: str) -> None:
         self._reason = reason
         self._failure.set()

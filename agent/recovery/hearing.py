@@ -52,6 +52,7 @@ class HearingGuard:
         self._on_event = on_event
         self._misses = 0
         self._agent_spoke_at = 0.0
+        self._agent_speaking = False
         self._keypad: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Future[None]] = set()
 
@@ -73,6 +74,7 @@ class HearingGuard:
     def _on_agent_state(self, ev: AgentStateChangedEvent) -> None:
         if ev.old_state == "speaking" or ev.new_state == "speaking":
             self._agent_spoke_at = time.time()
+        self._agent_speaking = ev.new_state == "speaking"
 
     def _on_transcribed(self, ev: UserInputTranscribedEvent) -> None:
         if not ev.is_final or not ev.transcript.strip():
@@ -88,7 +90,8 @@ class HearingGuard:
     def _on_timeout(self, ev: UserTranscriptionTimeoutEvent) -> None:
         # Audio the STT never got (the agent was speaking uninterruptibly) or a backchannel
         # the assistant dropped over its own answer is not a miss.
-        if ev.speech_duration < MIN_SPEECH_S or self._agent_spoke_at >= ev.vad_speech_started_at:
+        if (ev.speech_duration < MIN_SPEECH_S or self._agent_speaking
+                or self._agent_spoke_at >= ev.vad_speech_started_at):
             return
         if self._handover.active or self._state.ended_by is not None:
             return

@@ -9,6 +9,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 from livekit.agents import AgentSession, llm
@@ -149,3 +150,61 @@ async def test_failed_model_gets_the_hold_line_and_one_retry(repo: Repository,
         await asyncio.sleep(1.0)
         assert said(session)[-2:] == [lines.TROUBLE, "We open at eight."]
         assert [k for k, _ in events] == ["reply_retried"]
+
+
+# --- the handover: a human, else a callback offer on the keypad -----------------------------
+
+
+@asynccontextmanager
+async def handover_call(repo: Repository, tmp_path: Path, plan: TransferPlan, outcome: bool
+                        ) -> AsyncIterator[tuple[Handover, CallState, list[Any]]]:
+    from agent.telephony.cold_transfer import TransferOutcome
+
+    state = CallState(room_name="r", caller=CallerInfo(identity="sip_x", kind="sip",
+                                                       phone_number="+14155550142"),
+                      services=ToolServices(repo=repo, filler_delay=5.0))
+    settings = load_settings({**GOOD, "FAILOVER_STATE_DIR": str(tmp_path)})
+    log: list[Any] = []
+
+    async def transfer(st: CallState, pl: TransferPlan, dept: str) -> TransferOutcome:
+        log.append(("transfer", dept))
+        return TransferOutcome(outcome, pl.candidates(dept)[0] if outcome else None, "fake")
+
+    async with ProviderEmulators() as emu:
+        model = openai.LLM(model="deepseek-v4-flash", base_url=emu.deepseek_base_url,
+                           api_key=emu.env()["DEEPSEEK_API_KEY"], extra_body=DEEPSEEK_EXTRA_BODY)
+        async with AgentSession[CallState](llm=model, userdata=state) as s:
+            await s.start(PhoneAssistant(state=state))
+            yield (Handover(s, state, plan=plan, voice=PrerenderedVoice.load(settings),
+                            repo=repo, on_event=lambda k, d: log.append((k, d)),
+                            on_transfer=lambda o: log.append(("outcome", o.ok)),
+                            transfer=transfer), state, log)
+
+
+async def test_handover_transfers_when_a_destination_answers(repo: Repository,
+                                                             tmp_path: Path) -> None:
+    plan = TransferPlan({"support": "sip:support@127.0.0.1:5090"}, None)
+    async with handover_call(repo, tmp_path, plan, outcome=True) as (handover, state, log):
+        await handover.run("llm: every model failed")
+    assert ("transfer", "support") in log and ("outcome", True) in log
+    assert state.ended_by == "transfer"
+    assert log[-1] == ("handover", "llm: every model failed; transferred to "
+                       "sip:support@127.0.0.1:5090")
+
+
+async def test_handover_offers_a_callback_on_the_keypad(repo: Repository,
+                                                        tmp_path: Path) -> None:
+    plan = TransferPlan({}, None)  # nowhere to transfer to
+    async with handover_call(repo, tmp_path, plan, outcome=False) as (handover, state, log):
+        run = asyncio.create_task(handover.run("tts: the voice failed twice"))
+        for _ in range(100):  # the offer is played, then "1" is awaited
+            if handover.on_digit("1"):
+                break
+            await asyncio.sleep(0.1)
+        await run
+    callbacks = await repo.callbacks()
+    assert [c.phone_e164 for c in callbacks] == ["+14155550142"]
+    assert await repo.count_callbacks(call_id=state.call_uid) == 1
+    assert "tts" in (callbacks[0].reason or "")
+    assert log[-1] == ("handover", "tts: the voice failed twice; callback booked on the keypad")
+    assert state.ended_by == "agent"
