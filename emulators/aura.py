@@ -23,10 +23,11 @@ import time
 import uuid
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from .speech import synthesize
 from .state import EmulatorState
+from .wsjson import json_objects
 
 CHUNK_S = 0.1  # audio per binary frame
 
@@ -157,16 +158,7 @@ class AuraEmulator:
                                       "model_uuid": str(uuid.uuid4())}))
         sock = _SpeakSocket(self.state, ws, rate)
         try:
-            async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                try:
-                    data = json.loads(msg.data)
-                except json.JSONDecodeError:
-                    continue
-                if not isinstance(data, dict):
-                    continue
-                self.state.tts_messages.append(data)
+            async for data in json_objects(ws, self.state.tts_messages):
                 if not await sock.on_message(data):
                     break
         except ConnectionResetError:

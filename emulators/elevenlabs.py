@@ -19,10 +19,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from .speech import encode_mp3, synthesize
 from .state import EmulatorState
+from .wsjson import json_objects
 
 PCM_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
 MP3_RATES = (22050, 24000, 44100)
@@ -261,16 +262,7 @@ class ElevenLabsEmulator:
         sock = _Socket(self.state, ws, codec, rate, kbps,
                        auto_mode=query.get("auto_mode", "false").lower() == "true")
         try:
-            async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                try:
-                    data = json.loads(msg.data)
-                except json.JSONDecodeError:
-                    continue
-                if not isinstance(data, dict):
-                    continue
-                self.state.tts_messages.append(data)
+            async for data in json_objects(ws, self.state.tts_messages):
                 await sock.on_message(data)
                 if sock.closing:
                     break

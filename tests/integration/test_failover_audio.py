@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
-import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from emulators.speech import synthesize
 
 from .conftest import LiveStack
 from .test_conversation_audio import GREETING, HOURS, heard
+from .test_resilience_audio import wait_for_silence
 
 AGENT = "phone-agent-failover"
 QUESTION = "what are your opening hours"
@@ -92,17 +92,6 @@ async def _wait_for(predicate, within: float = 10.0) -> bool:  # type: ignore[no
     return predicate()
 
 
-async def wait_for_quiet(caller: TestCaller, quiet_s: float = 2.5, within: float = 40.0
-                         ) -> None:
-    """Until the agent has been silent for `quiet_s`: an answer can follow a retry line."""
-    deadline = time.monotonic() + within
-    while time.monotonic() < deadline:
-        last = caller.bursts[-1].end if caller.bursts else 0.0
-        if time.monotonic() - last > quiet_s:
-            return
-        await asyncio.sleep(0.2)
-
-
 async def _call(fo: FailoverStack, arm_after_greeting: dict | None = None,
                 arm_backup: dict | None = None) -> tuple[TestCaller, str, float]:
     caller, room = fo.caller()
@@ -134,7 +123,7 @@ async def test_primary_down_the_backup_answers_and_the_switch_is_recorded(
     caller, room, end = await _call(fo, row.knobs if row.mid_call else None)
     try:
         await caller.wait_for_speech(after=end, within=25)
-        await wait_for_quiet(caller)
+        await wait_for_silence(caller, quiet_s=2.5)
         spoken = caller.speech_after(end)
         # The call went on: the question was answered (after a "say that again" when the
         # primary broke mid-answer), by the backup where the primary's stage was needed.
@@ -187,7 +176,7 @@ async def test_every_model_down_hold_line_retry_then_handover(failover: Failover
         first = await caller.wait_for_speech(after=end, within=15)
         assert first.start - end < 6.0, f"{first.start - end:.1f} s before anything was said"
         await _wait_for(lambda: any(k == "handover" for k, _ in fo.events(room)), 30)
-        await wait_for_quiet(caller)  # the goodbye
+        await wait_for_silence(caller, quiet_s=2.5)  # the goodbye
         kinds = [k for k, _ in fo.events(room)]
         assert "reply_retried" in kinds and "handover" in kinds, kinds
         heard_lines = {heard(b, lines.TROUBLE, lines.CALL_AGAIN, HOURS, GREETING)
