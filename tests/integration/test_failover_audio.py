@@ -47,8 +47,9 @@ class FailoverStack:
     def reset(self) -> None:
         """Both endpoint sets healthy and scripted alike; no provider remembered as down."""
         self.live.reset()
+        # The retry after "say that again" asks with that line last in the history.
         turns = [reply(GREETING, when="greet the caller", repeat=True),
-                 reply(HOURS, when="opening hours", repeat=True)]
+                 reply(HOURS, when="opening hours|say that again", repeat=True)]
         self.emu.script = Script(list(turns))
         self.emu.backup.script = Script(list(turns))
         self.emu.backup.faults.reset()
