@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -80,6 +81,12 @@ def failover(live_stack: LiveStack, tmp_path_factory: pytest.TempPathFactory
     worker = svc.worker("start", env=env, name="worker-failover").start()
     try:
         worker.wait_ready()
+        # The first process renders the fallback lines through the (emulated) primary voice
+        # at prewarm: let it finish, or it would take the tests' TTS faults and captures.
+        for _ in range(300):
+            if len(list((state_dir / "voice").glob("*/*.wav"))) >= len(lines.PRERENDERED):
+                break
+            time.sleep(0.1)
         yield FailoverStack(live_stack, state_dir)
     finally:
         worker.stop()
