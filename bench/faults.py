@@ -78,8 +78,8 @@ def script_for(row: Row | None) -> Script:
     if row is not None and row.malformed_tool_call:
         turns.append(tool_call("list_available_slots", '{"date": "tomorr', when="opening hours"))
         turns.append(reply(ANSWER, when=".", repeat=True))
-    # the retry after "say that again" asks with that line last in the history
-    turns.append(reply(ANSWER, when="opening hours|say that again", repeat=True))
+    # the retry after a cut answer asks with the cut answer (or "say that again") last
+    turns.append(reply(ANSWER, when="opening hours|say that again|^We are open", repeat=True))
     return Script(turns)
 
 

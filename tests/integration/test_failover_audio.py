@@ -48,9 +48,9 @@ class FailoverStack:
     def reset(self) -> None:
         """Both endpoint sets healthy and scripted alike; no provider remembered as down."""
         self.live.reset()
-        # The retry after "say that again" asks with that line last in the history.
+        # The retry after a cut answer asks with the cut answer (or "say that again") last.
         turns = [reply(GREETING, when="greet the caller", repeat=True),
-                 reply(HOURS, when="opening hours|say that again", repeat=True)]
+                 reply(HOURS, when="opening hours|say that again|^We are open", repeat=True)]
         self.emu.script = Script(list(turns))
         self.emu.backup.script = Script(list(turns))
         self.emu.backup.faults.reset()
