@@ -43,6 +43,7 @@ from .telephony.destinations import TransferPlan, WarmTransferPlan
 T = TypeVar("T")
 
 TURN_DETECTORS = ("auto", "semantic", "audio", "stt", "vad")
+STT_BACKUPS = ("off", "deepgram", "openai")
 
 # Values people leave in a copied `.env.example`; treated as missing.
 _PLACEHOLDER = re.compile(
@@ -222,6 +223,47 @@ class Settings:
     caller_hash_key: str | None = setting(
         "CALLER_HASH_KEY", "HMAC key that finds a caller's calls without storing the number",
         optional_text, secret=True, doc_default="derived from LIVEKIT_API_SECRET")
+
+    # --- provider failover (agent/providers/failover.py); unset = no backup, as before ---
+    stt_backup: str = setting("STT_BACKUP", "backup speech-to-text: off | deepgram (another "
+                              "Deepgram endpoint or model) | openai (OpenAI-compatible "
+                              "transcription, streamed with the VAD)",
+                              one_of(*STT_BACKUPS), default="off")
+    stt_backup_base_url: str | None = setting(
+        "STT_BACKUP_BASE_URL", "backup STT endpoint (deepgram: incl. /v1/listen; openai: the "
+        "API base incl. /v1)", url("http", "https", "ws", "wss", optional=True),
+        doc_default="the vendor's")
+    stt_backup_model: str | None = setting("STT_BACKUP_MODEL", "backup STT model (openai: "
+                                           "required)", optional_text,
+                                           doc_default="deepgram: DEEPGRAM_MODEL")
+    stt_backup_api_key: str | None = setting("STT_BACKUP_API_KEY", "backup STT key (openai: "
+                                             "required)", optional_text, secret=True,
+                                             doc_default="deepgram: DEEPGRAM_API_KEY")
+    llm_backup: str = setting("LLM_BACKUP", "backup language model: off | openai (any "
+                              "OpenAI-compatible endpoint)", one_of("off", "openai"),
+                              default="off")
+    llm_backup_base_url: str = setting("LLM_BACKUP_BASE_URL", "backup LLM endpoint",
+                                       url("http", "https"), default="https://api.openai.com/v1")
+    llm_backup_model: str | None = setting("LLM_BACKUP_MODEL", "backup LLM model id (required "
+                                           "with LLM_BACKUP=openai)", optional_text)
+    llm_backup_api_key: str | None = setting("LLM_BACKUP_API_KEY", "backup LLM key (required "
+                                             "with LLM_BACKUP=openai)", optional_text,
+                                             secret=True)
+    tts_backup: str = setting("TTS_BACKUP", "backup voice: off | deepgram (Deepgram Aura "
+                              "streaming TTS)", one_of("off", "deepgram"), default="off")
+    tts_backup_base_url: str | None = setting(
+        "TTS_BACKUP_BASE_URL", "backup TTS endpoint incl. /v1/speak",
+        url("http", "https", "ws", "wss", optional=True), doc_default="Deepgram's")
+    tts_backup_model: str = setting("TTS_BACKUP_MODEL", "Deepgram Aura voice model",
+                                    default="aura-2-andromeda-en")
+    tts_backup_api_key: str | None = setting("TTS_BACKUP_API_KEY", "backup TTS key",
+                                             optional_text, secret=True,
+                                             doc_default="DEEPGRAM_API_KEY")
+    failover_state_dir: str = setting(
+        "FAILOVER_STATE_DIR", "what the worker's calls share about failover (each call runs in "
+        "its own process): which providers are down, the pre-rendered fallback lines",
+        default=".state/failover")
+
     @property
     def caller_key_secret(self) -> str:
         """CALLER_HASH_KEY, else a key derived from (never equal to) the LiveKit secret."""
@@ -299,9 +341,23 @@ def load_settings(
             values.get("s3_access_key_id") and values.get("s3_secret_access_key")):
         problems.append("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set for an s3:// "
                         "RECORDINGS_STORE")
+    problems += _backup_problems(values)
     if problems:
         raise ConfigError(problems)
     return Settings(**values)
+
+
+def _backup_problems(values: Mapping[str, Any]) -> list[str]:
+    """A backup that is switched on must have what it needs to connect."""
+    needed = []
+    if values.get("llm_backup") == "openai":
+        needed += [("LLM_BACKUP_MODEL", "llm_backup_model", "LLM_BACKUP=openai"),
+                   ("LLM_BACKUP_API_KEY", "llm_backup_api_key", "LLM_BACKUP=openai")]
+    if values.get("stt_backup") == "openai":
+        needed += [("STT_BACKUP_MODEL", "stt_backup_model", "STT_BACKUP=openai"),
+                   ("STT_BACKUP_API_KEY", "stt_backup_api_key", "STT_BACKUP=openai")]
+    return [f"{env} is missing: {why} needs it" for env, name, why in needed
+            if not values.get(name)]
 
 
 def markdown_table() -> str:

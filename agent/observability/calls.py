@@ -1,14 +1,14 @@
 """The call record: who called (masked), how it ended, a redacted transcript, per-turn latency.
 
 Every event is written as it happens, so a call that drops mid-way still leaves its record.
-Provider errors are logged, counted and answered with a spoken apology instead of dead air.
-What is recorded is also counted in the Prometheus metrics (observability/metrics.py).
+Provider errors are logged, counted and recorded (`provider_error`); what the caller hears
+about them is agent/recovery's (a reply checked when it is done, not an apology from the error
+event). What is recorded is also counted in the Prometheus metrics (observability/metrics.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Coroutine
@@ -25,7 +25,6 @@ from .redaction import redact
 
 logger = logging.getLogger("phone-agent.calls")
 
-APOLOGY = "Sorry, I'm having a little trouble on my end. Could you say that again?"
 
 
 LATENCY_KEYS = ("e2e_latency", "end_of_turn_delay", "transcription_delay", "llm_node_ttft",
@@ -56,7 +55,6 @@ class CallRecorder:
         self._repo = repo
         self._tasks: set[asyncio.Task[None]] = set()
         self._started = time.monotonic()
-        self._apologies = 0
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         task = asyncio.ensure_future(coro)
@@ -127,21 +125,6 @@ class CallRecorder:
                         f"{source}: {redact(str(getattr(err, 'error', err)))[:300]}"),
             )
         )
-        # An LLM failure leaves the caller waiting on silence: say something. TTS failures
-        # can't be spoken over, and STT reconnects by itself. A recoverable error means the
-        # plugin is retrying (and usually answers a moment later): apologizing then would talk
-        # over the real answer, so only the final failure of a turn is apologized for.
-        if "LLM" in source and not recoverable and self._apologies < 3:
-            self._apologies += 1
-            try:
-                self._session.say(APOLOGY, allow_interruptions=True, add_to_chat_ctx=False)
-            except RuntimeError:
-                return  # the session is closing; nothing to say to
-            # Not a transcript line (not in the chat context), but it ends the silence the
-            # caller hears: the report's dead-air figure needs when.
-            self._spawn(self._repo.add_call_event(
-                call_uid=self._state.call_uid, kind="apology",
-                detail=json.dumps({"at": round(time.time(), 3)})))
 
     def _on_close(self, ev: CloseEvent) -> None:
         reason_name = str(ev.reason.value)
@@ -171,7 +154,10 @@ class CallRecorder:
         )
 
     def event(self, kind: str, detail: str) -> None:
-        """Record a call event (transfer attempts, outbound outcomes, ...)."""
+        """Record a call event (transfer attempts, outbound outcomes, provider failover and
+        recovery: `provider_fallback`, `provider_recovered`, `provider_stage_down`,
+        `silent_turn`, `reply_retried`, `hold_line`, `stt_silent`, `keypad_mode`,
+        `handover`, ...). Each is logged where it happens; the kind is what metrics count."""
         metrics.record_call_event(kind)
         self._spawn(self._repo.add_call_event(call_uid=self._state.call_uid, kind=kind,
                                               detail=redact(detail)[:500]))

@@ -17,8 +17,9 @@ from livekit.agents import APIConnectOptions, APIStatusError, function_tool
 from livekit.agents import llm as lk_llm
 from livekit.plugins import openai
 
-from agent.observability.calls import APOLOGY
 from agent.providers import DEEPSEEK_EXTRA_BODY, LLM_CONN_OPTIONS
+from agent.recovery.lines import HOLD
+from agent.recovery.lines import TROUBLE as APOLOGY
 from devstack.caller import Burst, TestCaller
 from emulators import ProviderEmulators
 from emulators.deepseek import THINKING_400
@@ -237,11 +238,20 @@ async def test_llm_stall_is_cut_short_and_answered(stack: LiveStack) -> None:
     try:
         stack.emulators.faults.update({"llm_stall_s": 30.0})  # far beyond any timeout
         spoken_before = len(stack.emulators.tts_texts)  # captures span the whole session
-        gap, answer = await ask(caller, "what are your opening hours")
+        end = await caller.say(synthesize("what are your opening hours"))
+        hold = await caller.wait_for_speech(after=end, within=10)
+        await caller.wait_until_quiet(hold)
+        # The caller is not left in silence while the request is waited out (the watchdog's
+        # pre-rendered hold line, on the recovery track, within 3 s)...
+        assert hold.start - end < 3.0, f"{hold.start - end:.1f} s before anything was said"
+        assert heard(hold, HOLD, HOURS, APOLOGY, GREETING) == HOLD
+        answer = await caller.wait_for_speech(after=hold.end, within=15)
+        await caller.wait_until_quiet(answer)
+        gap = answer.start - end
         assert "llm_stall_s" in stack.emulators.faults.fired
         assert gap >= LLM_CONN_OPTIONS.timeout, "the stall should have been waited out"
-        assert gap < MAX_SILENCE_S, f"{gap:.1f} s of dead air during an LLM stall"
-        # The retry answered: the real answer, no apology talking over it.
+        assert gap < MAX_SILENCE_S, f"{gap:.1f} s before the answer during an LLM stall"
+        # ...and the retry answered: the real answer, no apology talking over it.
         assert heard(answer, HOURS, APOLOGY, GREETING) == HOURS
         assert not any(APOLOGY in t for t in stack.emulators.tts_texts[spoken_before:])
         gap2, answer2 = await ask(caller, "what are your opening hours")

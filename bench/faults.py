@@ -1,0 +1,200 @@
+"""The fault matrix: how long a caller waits in silence when a provider dies.
+
+    scripts/in-netns python -m bench.faults [--runs 3] [--rows llm_5xx,tts_stall]
+                                            [--turn-detector stt] [--out FILE.json]
+
+Two stacks in turn — a worker with a backup for every stage, then one without any — each
+called over real audio through livekit-server by a `TestCaller`. Per row and run: a fresh
+call, the greeting, the primary made to fail for good (before the call, or right after the
+greeting for the faults that hit what happens next), one question. Measured at the caller:
+- gap: end of the question → the first agent sound (an answer, a hold line, an apology);
+- dead air beyond a normal turn: gap − the p50 gap of unfaulted turns on the same stack;
+- continued: the question was answered (backup) or the call is still up with the agent
+  talking (no backup: apology, retry, keypad, handover);
+- the call record: the recovery events written for the call (agent/recovery, failover.py).
+Targets: dead air ≤ 1.5 s p95 with a backup; without one, words within 3 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sqlite3
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench._stack import BenchStack, local_stack, require_netns
+from bench.latency import percentile, trimmed_speech
+from emulators import LatencyProfile
+from emulators.llm_script import Script, reply, tool_call
+
+AGENT = "phone-agent-faults"
+QUESTION = "what are your opening hours"
+GREETING = "Hello, this is the Northwind AI assistant. How can I help you today?"
+ANSWER = "We are open from eight in the morning until six in the evening."
+PHRASES = [QUESTION, "where is my order"]
+FOREVER = 99  # shots: the primary stays down for the whole call
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    stage: str
+    knobs: dict[str, Any] = field(default_factory=dict)
+    mid_call: bool = False  # armed after the greeting (it hits what happens next)
+    malformed_tool_call: bool = False
+
+
+ROWS = [
+    Row("stt_refused_at_start", "stt", {"stt_reject_status": 503, "stt_reject_count": FOREVER}),
+    Row("stt_dropped_mid_utterance", "stt", {"stt_drop_in_speech_s": 0.6,
+                                             "stt_drop_in_speech_count": FOREVER,
+                                             "stt_reject_status": 503,
+                                             "stt_reject_count": FOREVER}, mid_call=True),
+    Row("stt_silent", "stt", {"stt_silent": True, "stt_silent_count": FOREVER}),
+    Row("llm_5xx", "llm", {"llm_error_status": 503, "llm_error_count": FOREVER}),
+    Row("llm_stall", "llm", {"llm_stall_s": 30.0, "llm_stall_count": FOREVER}),
+    Row("llm_stream_cut", "llm", {"llm_cut_after": 3, "llm_cut_count": FOREVER}, mid_call=True),
+    Row("malformed_tool_call", "llm", malformed_tool_call=True),
+    Row("tts_5xx", "tts", {"tts_error": "server error", "tts_error_count": FOREVER,
+                           "tts_http_status": 503, "tts_http_count": FOREVER}),
+    Row("tts_stall", "tts", {"tts_stall_s": 30.0, "tts_stall_count": FOREVER}),
+    Row("tts_closed_mid_sentence", "tts", {"tts_cut_after_chunks": 3, "tts_cut_count": FOREVER,
+                                           "tts_http_status": 503, "tts_http_count": FOREVER},
+        mid_call=True),
+]
+RECOVERY_EVENTS = ("provider_fallback", "provider_stage_down", "provider_recovered",
+                   "reply_retried", "silent_turn", "hold_line", "stt_silent", "keypad_mode",
+                   "handover", "provider_error")
+
+
+def script_for(row: Row | None) -> Script:
+    turns = [reply(GREETING, when="greet the caller", repeat=True)]
+    if row is not None and row.malformed_tool_call:
+        turns.append(tool_call("list_available_slots", '{"date": "tomorr', when="opening hours"))
+        turns.append(reply(ANSWER, when=".", repeat=True))
+    # the retry after a cut answer asks with the cut answer (or "say that again") last
+    turns.append(reply(ANSWER, when="opening hours|say that again|^We are open", repeat=True))
+    return Script(turns)
+
+
+def call_events(database_url: str, room: str) -> list[tuple[str, str]]:
+    with sqlite3.connect(database_url.removeprefix("sqlite:///")) as db:
+        return db.execute("SELECT e.kind, e.detail FROM call_events e JOIN calls c ON "
+                          "c.call_uid = e.call_uid WHERE c.room = ? ORDER BY e.id",
+                          (room,)).fetchall()
+
+
+async def one_call(stack: BenchStack, row: Row | None, state_dir: Path) -> dict[str, Any]:
+    emu = stack.emulators
+    emu.faults.reset()
+    emu.backup.faults.reset()
+    emu.script, emu.backup.script = script_for(row), script_for(None)
+    (state_dir / "provider-health.json").unlink(missing_ok=True)
+    if row is not None and not row.mid_call:
+        emu.faults.update(row.knobs)
+    room = f"faults-{uuid.uuid4().hex[:8]}"
+    caller = stack.caller(room)
+    async with caller:
+        await asyncio.wait_for(caller.agent_joined.wait(), 30)
+        greeting = await caller.wait_for_speech(after=0.0, within=30)
+        await caller.wait_until_quiet(greeting)
+        if row is not None and row.mid_call:
+            emu.faults.update(row.knobs)
+        answered_before = len(emu.tts_texts) + len(emu.backup.tts_texts)
+        end = await caller.say(trimmed_speech(QUESTION))
+        try:
+            first = await caller.wait_for_speech(after=end, within=20)
+            gap: float | None = first.start - end
+        except TimeoutError:
+            gap = None
+        await asyncio.sleep(8.0)  # what follows: the answer, a retry, a handover
+        spoken = " ".join([*emu.tts_texts, *emu.backup.tts_texts][answered_before:])
+        answered = ANSWER in spoken or any(
+            e.get("content") == ANSWER for e in [*emu.state.llm_responses,
+                                                  *emu.backup.llm_responses][-3:])
+        connected = caller.room.isconnected() and any(
+            p.identity == caller.agent_identity for p in caller.room.remote_participants.values())
+    await asyncio.sleep(1.0)
+    events = [(k, d) for k, d in call_events(stack.worker_env["DATABASE_URL"], room)
+              if k in RECOVERY_EVENTS]
+    return {"gap_s": gap, "answered": answered, "connected_after": connected,
+            "events": events}
+
+
+async def run_stack(backups: bool, rows: list[Row], runs: int, turn_detector: str
+                    ) -> dict[str, Any]:
+    state_dir = Path(f"/tmp/bench-faults-{uuid.uuid4().hex[:6]}")
+    holder: dict[str, Any] = {}
+    with local_stack(agent_name=AGENT, script=script_for(None), profile=LatencyProfile.none(),
+                     phrases=PHRASES, turn_detector=turn_detector, quiet=True,
+                     extra_env=lambda emu: {**(emu.backup_env() if backups else {}),
+                                            "FAILOVER_STATE_DIR": str(state_dir)}) as stack:
+        label = "backup" if backups else "no backup"
+        baseline = [r["gap_s"] for r in [await one_call(stack, None, state_dir)
+                                         for _ in range(max(3, runs))] if r["gap_s"]]
+        holder["baseline_p50_s"] = percentile(baseline, 50)
+        print(f"[faults] {label}: normal turn p50 {holder['baseline_p50_s']:.2f} s", flush=True)
+        for row in rows:
+            samples = []
+            for i in range(runs):
+                samples.append(await one_call(stack, row, state_dir))
+                print(f"[faults] {label} {row.name} {i + 1}/{runs}: gap "
+                      f"{samples[-1]['gap_s']}", flush=True)
+            holder[row.name] = samples
+    return holder
+
+
+def summarize(result: dict[str, Any], row: Row) -> dict[str, Any]:
+    samples = result[row.name]
+    gaps = [s["gap_s"] for s in samples if s["gap_s"] is not None]
+    beyond = [max(0.0, g - result["baseline_p50_s"]) for g in gaps]
+    kinds = Counter(k for s in samples for k, _ in s["events"])
+    return {"silence_p50_s": round(percentile(beyond, 50), 2) if beyond else None,
+            "silence_p95_s": round(percentile(beyond, 95), 2) if beyond else None,
+            "first_words_p50_s": round(percentile(gaps, 50), 2) if gaps else None,
+            "first_words_p95_s": round(percentile(gaps, 95), 2) if gaps else None,
+            "answered": sum(s["answered"] for s in samples), "runs": len(samples),
+            "continued": sum(s["answered"] or s["connected_after"] for s in samples),
+            "record": ", ".join(f"{k}×{n}" for k, n in sorted(kinds.items()))}
+
+
+def table(results: dict[str, dict[str, Any]], rows: list[Row]) -> str:
+    out = ["| Fault | backup: dead air beyond a normal turn p50 / p95 | backup: answered | "
+           "backup: call record | no backup: first words p50 / p95 | no backup: continued | "
+           "no backup: call record |", "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        b, n = summarize(results["backup"], row), summarize(results["no_backup"], row)
+        out.append(f"| {row.name} | {b['silence_p50_s']} / {b['silence_p95_s']} s | "
+                   f"{b['answered']}/{b['runs']} | {b['record']} | {n['first_words_p50_s']} / "
+                   f"{n['first_words_p95_s']} s | {n['continued']}/{n['runs']} | "
+                   f"{n['record']} |")
+    return "\n".join(out)
+
+
+def main() -> None:
+    require_netns("bench.faults")
+    parser = argparse.ArgumentParser(prog="python -m bench.faults")
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--rows", default="all", help="comma-separated row names, or all")
+    parser.add_argument("--turn-detector", default="stt")
+    parser.add_argument("--out", type=Path,
+                        default=Path("bench-results") / f"faults-{int(time.time())}.json")
+    args = parser.parse_args()
+    rows = ROWS if args.rows == "all" else [r for r in ROWS if r.name in args.rows.split(",")]
+    results = {"backup": asyncio.run(run_stack(True, rows, args.runs, args.turn_detector)),
+               "no_backup": asyncio.run(run_stack(False, rows, args.runs, args.turn_detector))}
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(results, indent=1, default=str))
+    print(table(results, rows))
+    print(f"normal turn p50: backup {results['backup']['baseline_p50_s']:.2f} s, no backup "
+          f"{results['no_backup']['baseline_p50_s']:.2f} s; raw samples in {args.out}")
+
+
+if __name__ == "__main__":
+    main()
