@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agent.observability import metrics
 from bench._stack import BenchStack, local_stack, require_netns
 from bench.latency import percentile, trimmed_speech
 from emulators import LatencyProfile
@@ -68,9 +69,7 @@ ROWS = [
                                            "tts_http_status": 503, "tts_http_count": FOREVER},
         mid_call=True),
 ]
-RECOVERY_EVENTS = ("provider_fallback", "provider_stage_down", "provider_recovered",
-                   "reply_retried", "silent_turn", "hold_line", "stt_silent", "keypad_mode",
-                   "handover", "provider_error")
+RECOVERY_EVENTS = (*metrics.RECOVERY_EVENTS, "provider_error")
 
 
 def script_for(row: Row | None) -> Script:

@@ -29,6 +29,7 @@ left to finish); then "still on it" every `STILL_HOLDING_EVERY_S`.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -193,8 +194,10 @@ class ReplyGuard:
             if self._track is None or self._ending():
                 return
             name = "hold" if n == 0 else "still_holding"
-            self._on_event("hold_line", f"no sound {HOLD_AFTER_S + n * STILL_HOLDING_EVERY_S:.1f}"
-                           f" s into a reply: {self._voice[name].text!r}")
+            # JSON with the time: the report's dead-air figure ends a silence at a hold line
+            self._on_event("hold_line", json.dumps({
+                "at": round(time.time(), 3), "line": self._voice[name].text,
+                "silent_s": round(HOLD_AFTER_S + n * STILL_HOLDING_EVERY_S, 1)}))
             self._track.play(self._voice[name])
             await asyncio.sleep(STILL_HOLDING_EVERY_S)
 
