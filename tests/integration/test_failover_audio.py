@@ -77,7 +77,11 @@ def failover(live_stack: LiveStack, tmp_path_factory: pytest.TempPathFactory
     env = {**emu.env(), **emu.backup_env(), "AGENT_NAME": AGENT,
            "TURN_DETECTOR": os.environ.get("TEST_FAILOVER_TURN_DETECTOR", "audio"),
            "DATABASE_URL": live_stack.database_url, "FAILOVER_STATE_DIR": str(state_dir),
-           "AGENT_HEALTH_PORT": "8091", "LOG_LEVEL": "info"}
+           "LOG_LEVEL": "info",
+           "AGENT_HEALTH_PORT": "0",  # the suite's worker holds 8081
+           "METRICS_PORT": "0",  # and 9100 (its /metrics)
+           # a summary request after a call would take the next test's scripted turns
+           "CALL_SUMMARY": "off"}
     worker = svc.worker("start", env=env, name="worker-failover").start()
     try:
         worker.wait_ready()

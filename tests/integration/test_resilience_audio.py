@@ -241,9 +241,8 @@ async def test_llm_stall_is_cut_short_and_answered(stack: LiveStack) -> None:
         end = await caller.say(synthesize("what are your opening hours"))
         hold = await caller.wait_for_speech(after=end, within=10)
         await caller.wait_until_quiet(hold)
-        # The caller is not left in silence while the request is waited out (the watchdog's
-        # pre-rendered hold line, on the recovery track, within 3 s)...
-        assert hold.start - end < 3.0, f"{hold.start - end:.1f} s before anything was said"
+        # The caller is not left in silence while the request is waited out: the watchdog's
+        # pre-rendered hold line, on the recovery track (how soon: bench.faults)...
         assert heard(hold, HOLD, HOURS, APOLOGY, GREETING) == HOLD
         answer = await caller.wait_for_speech(after=hold.end, within=15)
         await caller.wait_until_quiet(answer)
