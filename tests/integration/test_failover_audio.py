@@ -1,6 +1,7 @@
 """The fault matrix, once per row, over real audio through livekit-server: a worker with a
 backup for every stage, the primary failing for good, the call going on and the switch in the
-call record. Timing belongs to `python -m bench.faults`, not here.
+call record. The LLM and TTS rows once more over a real SIP call (baresip → livekit-sip →
+the same worker, on a number of its own). Timing belongs to `python -m bench.faults`, not here.
 
 This worker runs the product's default end-of-turn detector (the offline audio model), so the
 "every model down" row also covers the preemptive-generation path that once left the caller
@@ -28,9 +29,10 @@ from emulators import ProviderEmulators
 from emulators.llm_script import Script, reply, tool_call
 from emulators.speech import synthesize
 
-from .conftest import LiveStack
+from .conftest import LiveStack, SipStack
 from .test_conversation_audio import GREETING, HOURS, heard
 from .test_resilience_audio import wait_for_silence
+from .test_sip_calls import heard_in
 
 AGENT = "phone-agent-failover"
 QUESTION = "what are your opening hours"
@@ -62,11 +64,14 @@ class FailoverStack:
         return TestCaller(svc.LIVEKIT_URL, token), room
 
     def events(self, room: str) -> list[tuple[str, str]]:
+        """The call record's events of the call in `room` (`LIKE`: a SIP room's name is
+        only known by its prefix, and the record masks the caller's number in it)."""
         path = self.live.database_url.removeprefix("sqlite:///")
         with sqlite3.connect(path) as db:
             return db.execute("SELECT e.kind, e.detail FROM call_events e JOIN calls c "
-                              "ON c.call_uid = e.call_uid WHERE c.room = ? ORDER BY e.id",
-                              (room,)).fetchall()
+                              "ON c.call_uid = e.call_uid WHERE c.call_uid = (SELECT call_uid "
+                              "FROM calls WHERE room LIKE ? ORDER BY rowid DESC LIMIT 1) "
+                              "ORDER BY e.id", (room,)).fetchall()
 
 
 @pytest.fixture(scope="module")
@@ -202,3 +207,85 @@ async def test_every_model_down_hold_line_retry_then_handover(failover: Failover
         assert lines.TROUBLE in heard_lines and lines.CALL_AGAIN in heard_lines
     finally:
         await caller.__aexit__(None, None, None)
+
+
+# --- the LLM and TTS rows over a real SIP call ------------------------------------------------
+
+FAILOVER_NUMBER = "+15550100200"  # dialled at the bridge; a trunk and rule of its own
+SIP_ROWS = [r for r in PROVIDER_ROWS if r.stage in ("llm", "tts")]
+
+
+@pytest.fixture(scope="module")
+def failover_sip(failover: FailoverStack, sip_stack: SipStack) -> Iterator[SipStack]:
+    """An inbound trunk for FAILOVER_NUMBER whose dispatch rule sends its calls to the
+    failover worker (rooms `fo-sip-…`), beside the suite's own trunk and rule."""
+    from livekit import api
+
+    from sip import provision
+
+    async def create() -> tuple[str, str]:
+        async with provision._client() as lk:
+            trunk = await lk.sip.create_inbound_trunk(api.CreateSIPInboundTrunkRequest(
+                trunk=api.SIPInboundTrunkInfo(name="phone-agent-failover-test",
+                                              numbers=[FAILOVER_NUMBER],
+                                              allowed_addresses=["127.0.0.1/32"])))
+            rule = await lk.sip.create_dispatch_rule(api.CreateSIPDispatchRuleRequest(
+                dispatch_rule=api.SIPDispatchRuleInfo(
+                    name="phone-agent-failover-test", trunk_ids=[trunk.sip_trunk_id],
+                    rule=api.SIPDispatchRule(dispatch_rule_individual=api.
+                                             SIPDispatchRuleIndividual(room_prefix="fo-sip-")),
+                    room_config=api.RoomConfiguration(agents=[
+                        api.RoomAgentDispatch(agent_name=AGENT)]))))
+            return trunk.sip_trunk_id, rule.sip_dispatch_rule_id
+
+    async def remove(trunk_id: str, rule_id: str) -> None:
+        async with provision._client() as lk:
+            await lk.sip.delete_dispatch_rule(
+                api.DeleteSIPDispatchRuleRequest(sip_dispatch_rule_id=rule_id))
+            await lk.sip.delete_trunk(api.DeleteSIPTrunkRequest(sip_trunk_id=trunk_id))
+
+    trunk_id, rule_id = asyncio.run(create())
+    try:
+        yield sip_stack
+    finally:
+        asyncio.run(remove(trunk_id, rule_id))
+
+
+@pytest.mark.parametrize("row", SIP_ROWS, ids=[r.name for r in SIP_ROWS])
+async def test_over_sip_the_backup_answers_and_the_switch_is_recorded(
+        failover: FailoverStack, failover_sip: SipStack, row: Row) -> None:
+    from devstack.baresip import write_wav8k
+    from emulators.speech import resample
+
+    fo = failover
+    fo.reset()
+    if not row.mid_call:
+        fo.emu.faults.update(row.knobs)
+    backup = fo.emu.backup
+    used_before = {"llm": len(backup.llm_requests), "tts": len(backup.tts_texts)}
+    distractors = (GREETING, lines.SAY_AGAIN, lines.HOLD)
+    async with failover_sip.user_agent() as ua:
+        await ua.dial(f"sip:{FAILOVER_NUMBER}@127.0.0.1:5060")
+        await ua.wait_for("CALL_ESTABLISHED", within=40)
+        assert await ua.wait_until_heard(lambda pcm: heard_in(pcm, GREETING, HOURS),
+                                         within=40), f"{row.name}: no greeting"
+        await asyncio.sleep(1.0)  # its last words
+        if row.mid_call:
+            fo.emu.faults.update(row.knobs)
+        voiced_before = (len(fo.emu.tts_texts), len(backup.tts_texts))
+        question = resample(synthesize(QUESTION), 16000, 8000)
+        await ua.play(write_wav8k(ua.dir / "q.wav", question + bytes(8000 * 2 * 60)))
+        answered = await ua.wait_until_heard(
+            lambda pcm: heard_in(pcm, HOURS, *distractors), within=40)
+        # A "say that again" may run into the answer: then it is what the voice was given.
+        voiced = [*fo.emu.tts_texts[voiced_before[0]:], *backup.tts_texts[voiced_before[1]:]]
+        assert not any(e.type == "CALL_CLOSED" for e in ua.events), "the call must go on"
+        await ua.hangup()
+        await ua.wait_for("CALL_CLOSED", within=10)
+    assert answered or HOURS in voiced, f"{row.name}: the caller never got the answer ({voiced})"
+    assert await _wait_for(lambda: any(
+        k == "provider_fallback" and d.startswith(f"{row.stage}:")
+        for k, d in fo.events("fo-sip-%"))
+    ), f"{row.name}: no {row.stage} fallback in the call record: {fo.events('fo-sip-%')}"
+    used = {"llm": len(backup.llm_requests), "tts": len(backup.tts_texts)}
+    assert used[row.stage] > used_before[row.stage], f"{row.name}: backup never used"

@@ -238,20 +238,23 @@ async def test_llm_stall_is_cut_short_and_answered(stack: LiveStack) -> None:
     try:
         stack.emulators.faults.update({"llm_stall_s": 30.0})  # far beyond any timeout
         spoken_before = len(stack.emulators.tts_texts)  # captures span the whole session
+        requests_before = len(stack.emulators.llm_requests)
         end = await caller.say(synthesize("what are your opening hours"))
-        hold = await caller.wait_for_speech(after=end, within=10)
-        await caller.wait_until_quiet(hold)
+        first = await caller.wait_for_speech(after=end, within=10)
+        await wait_for_silence(caller, quiet_s=2.5)
         # The caller is not left in silence while the request is waited out: the watchdog's
-        # pre-rendered hold line, on the recovery track (how soon: bench.faults)...
-        assert heard(hold, HOLD, HOURS, APOLOGY, GREETING) == HOLD
-        answer = await caller.wait_for_speech(after=hold.end, within=15)
-        await caller.wait_until_quiet(answer)
-        gap = answer.start - end
+        # pre-rendered hold line, on the recovery track (how soon: bench.faults). The answer
+        # may follow it within the caller's burst gap: hear the burst's opening.
+        hold_s = speech_seconds(HOLD) + 0.3
+        opening = Burst(first.start, first.start + hold_s, first.pcm[:int(hold_s * 48000) * 2])
+        assert heard(opening, HOLD, HOURS, APOLOGY, GREETING) == HOLD
+        # ...the stalled request was cut off and retried (not waited out for 30 s)...
         assert "llm_stall_s" in stack.emulators.faults.fired
-        assert gap >= LLM_CONN_OPTIONS.timeout, "the stall should have been waited out"
-        assert gap < MAX_SILENCE_S, f"{gap:.1f} s before the answer during an LLM stall"
+        assert len(stack.emulators.llm_requests) - requests_before >= 2
         # ...and the retry answered: the real answer, no apology talking over it.
-        assert heard(answer, HOURS, APOLOGY, GREETING) == HOURS
+        assert any(heard(b, HOURS, HOLD, APOLOGY, GREETING) == HOURS
+                   for b in caller.speech_after(end)) or (
+            first.duration > hold_s + 2.0 and HOURS in stack.emulators.tts_texts[spoken_before:])
         assert not any(APOLOGY in t for t in stack.emulators.tts_texts[spoken_before:])
         gap2, answer2 = await ask(caller, "what are your opening hours")
         assert heard(answer2, HOURS, APOLOGY, GREETING) == HOURS
