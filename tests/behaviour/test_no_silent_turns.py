@@ -11,7 +11,6 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-import pytest
 from livekit.agents import AgentSession, APIError, llm
 from livekit.agents.voice.agent_session import SessionConnectOptions
 from livekit.plugins import openai
@@ -31,17 +30,10 @@ from emulators import ProviderEmulators
 from emulators.llm_script import Script, reply, tool_call
 
 from ..unit.test_config import GOOD
+from . import test_business_tools as business
 
+repo = business.repo  # the seeded-database fixture
 SLOTS = {"date": "", "service": ""}
-
-
-@pytest.fixture
-async def repo(tmp_path: Path) -> AsyncIterator[Repository]:
-    r = await Repository.open(f"sqlite:///{tmp_path}/b.db")
-    try:
-        yield r
-    finally:
-        await r.close()
 
 
 @asynccontextmanager

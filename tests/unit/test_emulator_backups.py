@@ -16,7 +16,8 @@ from emulators import ProviderEmulators
 from emulators.recognizer import get_recognizer
 from emulators.speech import silence, synthesize
 
-SENTENCES = ["We are open from nine to five.", "Would you like to book a table?"]
+from .test_emulator_elevenlabs import SENTENCES, speak
+
 PHRASES = ["what are your opening hours", "where is my order"]
 FAST = APIConnectOptions(max_retry=0, retry_interval=0.05, timeout=3.0)
 
@@ -26,23 +27,6 @@ def aura(emu: ProviderEmulators, http: aiohttp.ClientSession, **kw) -> deepgram.
     return deepgram.TTS(api_key=kw.pop("api_key", env["TTS_BACKUP_API_KEY"]),
                         base_url=env["TTS_BACKUP_BASE_URL"], http_session=http,
                         sample_rate=24000, **kw)
-
-
-async def speak(tts, pieces: list[str], conn_options: APIConnectOptions = FAST
-                ) -> tuple[bytes, int]:
-    stream = tts.stream(conn_options=conn_options)
-    for p in pieces:
-        stream.push_text(p)
-    stream.end_input()
-    pcm, rate = bytearray(), 0
-    try:
-        async with asyncio.timeout(20):
-            async for ev in stream:
-                pcm.extend(bytes(ev.frame.data))
-                rate = ev.frame.sample_rate
-    finally:
-        await stream.aclose()
-    return bytes(pcm), rate
 
 
 async def test_aura_stream_speaks_word_by_word_and_reuses_the_socket() -> None:
