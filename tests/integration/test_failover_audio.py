@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from agent.recovery import lines
-from bench.faults import ROWS, Row
+from bench.faults import ROWS, Row, call_events
 from devstack import services as svc
 from devstack.caller import TestCaller, caller_token
 from emulators import ProviderEmulators
@@ -64,14 +63,8 @@ class FailoverStack:
         return TestCaller(svc.LIVEKIT_URL, token), room
 
     def events(self, room: str) -> list[tuple[str, str]]:
-        """The call record's events of the call in `room` (`LIKE`: a SIP room's name is
-        only known by its prefix, and the record masks the caller's number in it)."""
-        path = self.live.database_url.removeprefix("sqlite:///")
-        with sqlite3.connect(path) as db:
-            return db.execute("SELECT e.kind, e.detail FROM call_events e JOIN calls c "
-                              "ON c.call_uid = e.call_uid WHERE c.call_uid = (SELECT call_uid "
-                              "FROM calls WHERE room LIKE ? ORDER BY rowid DESC LIMIT 1) "
-                              "ORDER BY e.id", (room,)).fetchall()
+        """The call record's events of the latest call in `room` (a LIKE pattern)."""
+        return call_events(self.live.database_url, room)
 
 
 @pytest.fixture(scope="module")
