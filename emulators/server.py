@@ -159,6 +159,11 @@ class ProviderEmulators:
     def stt_phrases(self) -> list[str]:
         return list(self.state.stt_phrases)
 
+    def clear_captures(self) -> None:
+        """Both endpoint sets' captures (EmulatorState.clear_captures)."""
+        self.state.clear_captures()
+        self.backup.clear_captures()
+
     def set_stt_phrases(self, phrases: list[str]) -> None:
         clean = [p.strip() for p in phrases if p and p.strip()]
         self.state.stt_phrases = clean

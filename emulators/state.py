@@ -8,7 +8,7 @@ and watch the backup take over."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .llm_script import Script
@@ -64,3 +64,13 @@ class EmulatorState:
         return cls(stt_phrases=list(stt_phrases or []), deepseek_key=BACKUP_LLM_API_KEY,
                    deepgram_key=BACKUP_DEEPGRAM_API_KEY, deepseek_models=(BACKUP_LLM_MODEL,),
                    thinking_models=(), model_owner="openai", reject_unknown_fields=True)
+
+    def clear_captures(self) -> None:
+        """Forget everything captured so far (requests, transcripts, texts, timings and the
+        faults' fired log), in place: a test then sees only its own call's traffic, not the
+        summary requests or faulted turns of the tests before it on the same emulators."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, list) and f.name != "stt_phrases":
+                value.clear()
+        self.faults.fired.clear()

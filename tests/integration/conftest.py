@@ -73,6 +73,9 @@ class LiveStack:
         self.emulators.script = script or Script()
         self.emulators.profile = profile or LatencyProfile.none()
         self.emulators.faults.reset()
+        # Captures are the whole session's otherwise: an earlier test's summary requests
+        # (thinking on) and faulted turns would be counted as this test's.
+        self.emulators.clear_captures()
         self.emulators.set_stt_phrases(PHRASES)
 
 

@@ -194,9 +194,13 @@ async def test_consent_given_the_call_is_recorded_summarised_and_announced(
     record, hooks = await finished(stack)
     emu = stack.live.emulators
 
-    # The notice was the backend's fixed sentence, spoken before the model's greeting.
-    texts = emu.tts_texts
-    assert NOTICES["consent"] in texts and texts.index(NOTICES["consent"]) < texts.index(GREETING)
+    # The notice was the backend's fixed sentence, spoken before the model's greeting: the
+    # call's transcript keeps lines in the order they were played (the TTS may well finish
+    # synthesizing the greeting first, while the notice is still being played).
+    assert NOTICES["consent"] in emu.tts_texts
+    spoken = [e["text"] for e in record["events"]
+              if e["kind"] == "transcript" and e["role"] == "assistant"]
+    assert spoken[:2] == [NOTICES["consent"], GREETING], spoken
 
     # The recording: consented, in the bucket, linked with its duration and checksum.
     assert record["recording_consent"] == "given" and record["recording_status"] == "stored"

@@ -139,7 +139,8 @@ async def test_tool_round_trip_over_audio_succeeds_with_product_config(stack: Li
         after_tool = [r for r in emu.llm_requests
                       if any(m.get("role") == "tool" for m in r["messages"])]
         assert after_tool, "the tool's result must go back to the model"
-        assert all(r["thinking"] == {"type": "disabled"} for r in emu.llm_requests)
+        assert all(r["thinking"] == {"type": "disabled"} for r in emu.llm_requests), [
+            (r["thinking"], str(r["messages"][-1])[:120]) for r in emu.llm_requests]
         assert any(m.get("tool_calls") for m in after_tool[0]["messages"]
                    if m.get("role") == "assistant")
         # Every request got a 200 answer (the emulator records a response only past the

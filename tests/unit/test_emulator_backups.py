@@ -161,3 +161,13 @@ async def test_backup_listen_endpoint_and_silent_fault() -> None:
         emu.backup.faults.update({"stt_silent": True})
         assert await _listen(model, pcm, 1.5) == []  # connected, nothing ever comes back
         assert emu.backup.faults.fired == ["stt_silent"]
+
+
+async def test_clear_captures_forgets_the_backups_traffic_too() -> None:
+    async with ProviderEmulators() as emu, aiohttp.ClientSession() as http:
+        await speak(aura(emu, http), ["Hello there."])
+        emu.backup.faults.update({"tts_error": "x"})
+        assert emu.backup.tts_texts == ["Hello there."]
+        emu.clear_captures()
+        assert emu.backup.tts_texts == [] and emu.backup.tts_connections == []
+        assert emu.backup.faults.tts_error == "x"  # what a test armed stays

@@ -188,6 +188,24 @@ async def test_faults_fire_once_and_disarm() -> None:
         await model.aclose()
 
 
+async def test_clear_captures_forgets_earlier_traffic_but_keeps_the_setup() -> None:
+    """A test on a shared emulator must not count the requests and fired faults of the tests
+    before it; the script, phrases and armed knobs it set up itself stay."""
+    async with ProviderEmulators(script=Script([reply("ok", repeat=True)]),
+                                 stt_phrases=["hello there"]) as emu:
+        model = make_llm(emu)
+        emu.faults.update({"llm_error_status": 503})
+        await collect(model.chat(chat_ctx=user_ctx("hi"), conn_options=FAST))
+        assert emu.llm_requests and emu.faults.fired and emu.state.llm_responses
+        emu.clear_captures()
+        assert not emu.llm_requests and not emu.faults.fired
+        assert not emu.state.llm_responses and not emu.state.llm_timings
+        assert emu.stt_phrases == ["hello there"]
+        text, _, _ = await collect(model.chat(chat_ctx=user_ctx("hi"), conn_options=FAST))
+        assert text == "ok" and len(emu.llm_requests) == 1
+        await model.aclose()
+
+
 async def test_models_route_model_validation_and_non_stream() -> None:
     async with ProviderEmulators(script=Script([reply("plain answer")])) as emu:
         headers = {"Authorization": f"Bearer {emu.env()['DEEPSEEK_API_KEY']}"}
