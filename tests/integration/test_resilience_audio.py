@@ -72,6 +72,14 @@ async def ask(caller: TestCaller, question: str, within: float = 30.0
     return answer.start - end, answer
 
 
+def part(burst: Burst, text: str, *, last: bool = False) -> Burst:
+    """The opening (or `last`: the closing) stretch of `burst` as long as `text` spoken: two
+    lines with less than the caller's burst gap between them arrive as one burst."""
+    n = int((speech_seconds(text) + 0.3) * 48000) * 2
+    pcm = burst.pcm[-n:] if last else burst.pcm[:n]
+    return Burst(burst.start, burst.start + len(pcm) / 96000, bytearray(pcm))
+
+
 async def wait_for_silence(caller: TestCaller, quiet_s: float, within: float = 60.0) -> None:
     """Until the agent has made no sound for `quiet_s` (longer than any pause and resume)."""
     deadline = time.monotonic() + within
@@ -246,16 +254,15 @@ async def test_llm_stall_is_cut_short_and_answered(stack: LiveStack) -> None:
         # The caller is not left in silence while the request is waited out: the watchdog's
         # pre-rendered hold line, on the recovery track (how soon: bench.faults). The answer
         # may follow it within the caller's burst gap: hear the burst's opening.
-        hold_s = speech_seconds(HOLD) + 0.3
-        opening = Burst(first.start, first.start + hold_s, first.pcm[:int(hold_s * 48000) * 2])
-        assert heard(opening, HOLD, HOURS, APOLOGY, GREETING) == HOLD
+        assert heard(part(first, HOLD), HOLD, HOURS, APOLOGY, GREETING) == HOLD
         # ...the stalled request was cut off and retried (not waited out for 30 s)...
         assert "llm_stall_s" in stack.emulators.faults.fired
         assert len(stack.emulators.llm_requests) - requests_before >= 2
         # ...and the retry answered: the real answer, no apology talking over it.
         assert any(heard(b, HOURS, HOLD, APOLOGY, GREETING) == HOURS
                    for b in caller.speech_after(end)) or (
-            first.duration > hold_s + 2.0 and HOURS in stack.emulators.tts_texts[spoken_before:])
+            first.duration > speech_seconds(HOLD) + 2.0
+            and HOURS in stack.emulators.tts_texts[spoken_before:])
         assert not any(APOLOGY in t for t in stack.emulators.tts_texts[spoken_before:])
         gap2, answer2 = await ask(caller, "what are your opening hours")
         assert heard(answer2, HOURS, APOLOGY, GREETING) == HOURS
