@@ -27,6 +27,7 @@ import numpy as np
 import pytest
 from aiohttp import web
 
+from agent.data.records import CallEvent
 from agent.data.repository import CallRecord, Repository
 from agent.recording.consent import DECLINED_SENTENCE, NOTICES
 from agent.webhooks.receiver import Receiver
@@ -158,13 +159,17 @@ async def finished(stack: AfterCallStack, within: float = 90.0
         await repo.close()
 
 
-async def declined_by(stack: AfterCallStack, call_uid: str) -> list[str | None]:
-    """Who declined the recording, from the call's recording_declined events."""
+async def call_events(stack: AfterCallStack, call_uid: str, kind: str) -> list[CallEvent]:
     repo = await Repository.open(stack.database_url)
     try:
-        return [e["detail"] for e in await repo.call_events(call_uid, kind="recording_declined")]
+        return await repo.call_events(call_uid, kind=kind)
     finally:
         await repo.close()
+
+
+async def declined_by(stack: AfterCallStack, call_uid: str) -> list[str | None]:
+    """Who declined the recording, from the call's recording_declined events."""
+    return [e["detail"] for e in await call_events(stack, call_uid, "recording_declined")]
 
 
 def channel_energy(ogg: bytes) -> tuple[float, float]:
@@ -198,8 +203,8 @@ async def test_consent_given_the_call_is_recorded_summarised_and_announced(
     # call's transcript keeps lines in the order they were played (the TTS may well finish
     # synthesizing the greeting first, while the notice is still being played).
     assert NOTICES["consent"] in emu.tts_texts
-    spoken = [e["text"] for e in record["events"]
-              if e["kind"] == "transcript" and e["role"] == "assistant"]
+    spoken = [e["text"] for e in await call_events(stack, record["call_uid"], "transcript")
+              if e["role"] == "assistant"]
     assert spoken[:2] == [NOTICES["consent"], GREETING], spoken
 
     # The recording: consented, in the bucket, linked with its duration and checksum.
