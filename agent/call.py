@@ -3,7 +3,8 @@ calls all follow.
 
     worker.entrypoint ─► run_call(ctx, resources)
         who is on the line ── an outbound dispatch (metadata) or the participant who joined
-        CallState ─► AgentSession (providers.py) ─► call record (observability/calls.py)
+        CallState ─► providers (failover chains) ─► AgentSession ─► call record
+        (observability/calls.py) ─► recovery (no turn ends in silence, handover)
         tools: business tools + cold/warm transfer + end_call (assistant.py, telephony/)
         keypad (telephony/keypad.py) and hang-up detection on the room
         recording consent (recording/) and webhooks (webhooks/events.py)
@@ -20,7 +21,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from livekit import rtc
@@ -42,6 +44,7 @@ from .phones import caller_key, mask_phone
 from .recording.capture import CallRecording
 from .recording.consent import DECLINED_SENTENCE, RecordingConsent
 from .recording.store import open_store
+from .recovery import TRANSCRIPT_TIMEOUT_S, CallRecovery, PrerenderedVoice
 from .speech_text import speech_text_transform
 from .telephony import outbound, warm_transfer
 from .telephony.caller import caller_from_participant
@@ -76,6 +79,12 @@ class ProcessResources:
     vad: vad.VAD
     turn_choice: providers.TurnDetectorChoice
     services: ToolServices | None = None
+    # Which providers are down, shared with the worker's other call processes (failover.py).
+    health: providers.ProviderHealth = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.health = providers.ProviderHealth(
+            Path(self.settings.failover_state_dir) / "provider-health.json")
 
     async def tool_services(self) -> ToolServices | None:
         """One repository per process, opened on the first call and reused; None while the
@@ -109,20 +118,26 @@ def parse_metadata(raw: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def build_session(resources: ProcessResources, state: CallState) -> AgentSession[CallState]:
+MAX_TOOL_STEPS = 4
+
+
+def build_session(resources: ProcessResources, state: CallState,
+                  chains: providers.CallProviders) -> AgentSession[CallState]:
     settings = resources.settings
     return AgentSession[CallState](
         vad=resources.vad,
-        stt=providers.build_stt(settings),
-        llm=providers.build_llm(settings),
-        tts=providers.build_tts(settings),
+        stt=chains.stt.plugin,
+        llm=chains.llm.plugin,
+        tts=chains.tts.plugin,
         turn_handling=providers.turn_handling(settings, resources.turn_choice),
         userdata=state,
         tts_text_transforms=["filter_markdown", "filter_emoji", speech_text_transform],
         aec_warmup_duration=None if state.caller.is_phone else BROWSER_AEC_WARMUP_S,
         user_away_timeout=15.0,
-        max_tool_steps=4,
-        conn_options=providers.session_conn_options(),
+        max_tool_steps=MAX_TOOL_STEPS,
+        conn_options=chains.session_conn_options(),
+        # speech the VAD heard without a transcript: agent/recovery/hearing.py
+        transcription_timeout=TRANSCRIPT_TIMEOUT_S,
     )
 
 
@@ -135,7 +150,9 @@ class Call:
         self.settings = resources.settings
         self.state = state
         self.request = request
-        self.session = build_session(resources, state)
+        self.providers = providers.CallProviders(self.settings, vad=resources.vad,
+                                                 health=resources.health)
+        self.session = build_session(resources, state, self.providers)
         attach_tool_audit(self.session)
         services = state.services
         sink = RecordSink(services.repo if services is not None else None,
@@ -154,6 +171,12 @@ class Call:
                                     self.recording, self.webhooks,
                                     lambda: providers.build_summary_llm(self.settings))
         self.plan = self.settings.transfer_plan
+        self.recovery = CallRecovery(
+            self.session, state, providers=self.providers,
+            voice=PrerenderedVoice.load(self.settings), plan=self.plan, repo=self.repo_now,
+            on_event=self.on_event, on_transfer=self.record_transfer,
+            max_tool_steps=MAX_TOOL_STEPS)
+        self.providers.connect(self.on_event, self.recovery.on_provider_change)
         # Set when a warm transfer leaves caller and colleague in the room: keep it.
         self.handed_off = False
         # Transfers and the keypad need a phone leg. A browser caller isn't offered them: the
@@ -213,6 +236,8 @@ class Call:
         if ev.participant is None or ev.participant.identity != self.state.caller.identity:
             return
         digit = dtmf_digit(ev.code, ev.digit)
+        if self.recovery.take_digit(digit):  # the callback offer waits for "1"
+            return
         if self.state.caller.is_phone:
             self.keypad.handle(digit)
         elif digit == KEYPAD_DECLINE_RECORDING:
@@ -242,6 +267,7 @@ class Call:
         room = self.ctx.room
         self.record.attach()
         self.recording.attach()
+        self.recovery.attach(room)
         _CALLS[self.ctx.job.id] = self  # for `end_of_session`
         self.webhooks.spawn(CALL_STARTED, {"call": {
             "call_uid": self.state.call_uid, "channel": self.state.caller.kind,
@@ -249,6 +275,7 @@ class Call:
             "caller_masked": mask_phone(self.state.caller.phone_number),
             "recording": self.settings.recording}})
         self.ctx.add_shutdown_callback(self.record.flush)
+        self.ctx.add_shutdown_callback(self.recovery.aclose)
         room.on("sip_dtmf_received", self.on_dtmf)
         room.on("participant_disconnected", self.on_participant_left)
         self.session.on("close", self.on_session_close)

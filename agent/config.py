@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 from urllib.parse import urlparse
 from zoneinfo import ZoneInfo
 
+from .config_checks import cross_problems
 from .config_parsers import (
     DatabaseUrl,
     agent_name,
@@ -51,6 +52,7 @@ from .telephony.destinations import TransferPlan, WarmTransferPlan
 T = TypeVar("T")
 
 TURN_DETECTORS = ("auto", "semantic", "audio", "stt", "vad")
+STT_BACKUPS = ("off", "deepgram", "openai")
 
 # Values people leave in a copied `.env.example`; treated as missing.
 _PLACEHOLDER = re.compile(
@@ -240,6 +242,47 @@ class Settings:
     caller_hash_key: str | None = setting(
         "CALLER_HASH_KEY", "HMAC key that finds a caller's calls without storing the number",
         optional_text, secret=True, doc_default="derived from LIVEKIT_API_SECRET")
+
+    # --- provider failover (agent/providers/failover.py); unset = no backup, as before ---
+    stt_backup: str = setting("STT_BACKUP", "backup speech-to-text: off | deepgram (another "
+                              "Deepgram endpoint or model) | openai (OpenAI-compatible "
+                              "transcription, streamed with the VAD)",
+                              one_of(*STT_BACKUPS), default="off")
+    stt_backup_base_url: str | None = setting(
+        "STT_BACKUP_BASE_URL", "backup STT endpoint (deepgram: incl. /v1/listen; openai: the "
+        "API base incl. /v1)", url("http", "https", "ws", "wss", optional=True),
+        doc_default="the vendor's")
+    stt_backup_model: str | None = setting("STT_BACKUP_MODEL", "backup STT model (openai: "
+                                           "required)", optional_text,
+                                           doc_default="deepgram: DEEPGRAM_MODEL")
+    stt_backup_api_key: str | None = setting("STT_BACKUP_API_KEY", "backup STT key (openai: "
+                                             "required)", optional_text, secret=True,
+                                             doc_default="deepgram: DEEPGRAM_API_KEY")
+    llm_backup: str = setting("LLM_BACKUP", "backup language model: off | openai (any "
+                              "OpenAI-compatible endpoint)", one_of("off", "openai"),
+                              default="off")
+    llm_backup_base_url: str = setting("LLM_BACKUP_BASE_URL", "backup LLM endpoint",
+                                       url("http", "https"), default="https://api.openai.com/v1")
+    llm_backup_model: str | None = setting("LLM_BACKUP_MODEL", "backup LLM model id (required "
+                                           "with LLM_BACKUP=openai)", optional_text)
+    llm_backup_api_key: str | None = setting("LLM_BACKUP_API_KEY", "backup LLM key (required "
+                                             "with LLM_BACKUP=openai)", optional_text,
+                                             secret=True)
+    tts_backup: str = setting("TTS_BACKUP", "backup voice: off | deepgram (Deepgram Aura "
+                              "streaming TTS)", one_of("off", "deepgram"), default="off")
+    tts_backup_base_url: str | None = setting(
+        "TTS_BACKUP_BASE_URL", "backup TTS endpoint incl. /v1/speak",
+        url("http", "https", "ws", "wss", optional=True), doc_default="Deepgram's")
+    tts_backup_model: str = setting("TTS_BACKUP_MODEL", "Deepgram Aura voice model",
+                                    default="aura-2-andromeda-en")
+    tts_backup_api_key: str | None = setting("TTS_BACKUP_API_KEY", "backup TTS key",
+                                             optional_text, secret=True,
+                                             doc_default="DEEPGRAM_API_KEY")
+    failover_state_dir: str = setting(
+        "FAILOVER_STATE_DIR", "what the worker's calls share about failover (each call runs in "
+        "its own process): which providers are down, the pre-rendered fallback lines",
+        default=".state/failover")
+
     @property
     def caller_key_secret(self) -> str:
         """CALLER_HASH_KEY, else a key derived from (never equal to) the LiveKit secret."""
@@ -310,19 +353,7 @@ def load_settings(
             else:
                 problems.append(f"{decl.env}={without_password(raw)!r} {e}: {decl.purpose}")
 
-    lo, hi = values.get("min_endpointing_delay"), values.get("max_endpointing_delay")
-    if lo is not None and hi is not None and hi < lo:
-        problems.append(f"MAX_ENDPOINTING_DELAY must not be below MIN_ENDPOINTING_DELAY "
-                        f"({hi} < {lo})")
-
-    if values.get("webhook_urls"):
-        secret = values.get("webhook_secret") or ""
-        if len(secret) < 32:
-            problems.append("WEBHOOK_SECRET must be set (32+ characters) when WEBHOOK_URLS is")
-    if str(values.get("recordings_store") or "").startswith("s3://") and not (
-            values.get("s3_access_key_id") and values.get("s3_secret_access_key")):
-        problems.append("S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY must be set for an s3:// "
-                        "RECORDINGS_STORE")
+    problems += cross_problems(values)
     if problems:
         raise ConfigError(problems)
     return Settings(**values)

@@ -20,6 +20,7 @@ from .config import Settings, load_settings
 from .metrics_dir import ENV as METRICS_DIR_ENV
 from .observability import metrics, tracing
 from .observability.redaction import install_log_redaction
+from .recovery import render_in_background
 from .tools import BUSINESS_TOOLS
 from .webhooks.delivery import run_delivery
 
@@ -42,6 +43,7 @@ def prewarm(proc: JobProcess) -> None:
                                                  turn_choice=choice)
     proc.userdata[_TELEMETRY] = tracing.configure(settings)  # None unless OTLP is configured
     metrics.initialize(tools=[t.info.name for t in BUSINESS_TOOLS])
+    render_in_background(settings)  # the fallback lines in the primary voice, once per host
     logger.info("turn detection: %s (%s)", choice.kind, choice.reason)
 
 

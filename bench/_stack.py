@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,7 +47,9 @@ def require_netns(prog: str) -> None:
 @contextlib.contextmanager
 def local_stack(*, agent_name: str, script: Script, profile: LatencyProfile,
                 phrases: list[str], turn_detector: str, database_url: str | None = None,
-                quiet: bool = False) -> Iterator[BenchStack]:
+                quiet: bool = False,
+                extra_env: Callable[[ProviderEmulators], dict[str, str]] | None = None
+                ) -> Iterator[BenchStack]:
     logs = Path(tempfile.mkdtemp(prefix=f"{agent_name}-logs-"))
     os.environ["PHONE_AGENT_LOGS"] = str(logs)  # service logs of this run only
     emulators = ProviderEmulators(script=script, profile=profile, stt_phrases=phrases,
@@ -61,6 +63,7 @@ def local_stack(*, agent_name: str, script: Script, profile: LatencyProfile,
         "DATABASE_URL": database_url or f"sqlite:///{logs / 'calls.db'}",
         "LOG_LEVEL": "info",
         "NUM_IDLE_PROCESSES": "1",
+        **(extra_env(emulators) if extra_env else {}),  # e.g. the backups (bench.faults)
     }
     stack = svc.Stack()
     try:

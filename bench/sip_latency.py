@@ -90,12 +90,13 @@ async def sip_turns(turns: int, workdir: Path) -> list[float]:
     return sip_gaps(workdir / "rec")
 
 
-async def provision_sip() -> None:
+async def provision_sip(agent: str = AGENT, number: str = NUMBER) -> None:
+    """sip/*.json applied to the local server, the rule dispatching `agent` for `number`."""
     import os
 
     from sip import provision
 
-    os.environ.update({**svc.livekit_env(), "AGENT_NAME": AGENT, "PHONE_AGENT_NUMBER": NUMBER})
+    os.environ.update({**svc.livekit_env(), "AGENT_NAME": agent, "PHONE_AGENT_NUMBER": number})
     await provision.apply_to_server()
 
 

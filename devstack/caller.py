@@ -65,6 +65,7 @@ class TestCaller:
         self._speech_changed = asyncio.Event()
         self.speak_end: float | None = None  # when the last say() finished sending speech
         self._outbox: list[tuple[bytes, asyncio.Future[float]]] = []
+        self._audio_tracks = 0
 
     async def __aenter__(self) -> TestCaller:
         self.room.on("track_subscribed", self._on_track)
@@ -92,14 +93,20 @@ class TestCaller:
     def _on_track(self, track: rtc.Track, pub: rtc.RemoteTrackPublication,
                   p: rtc.RemoteParticipant) -> None:
         if track.kind == rtc.TrackKind.KIND_AUDIO:
-            self._tasks.append(asyncio.create_task(self._record(track)))
+            self._audio_tracks += 1  # the first is the agent's voice; later: e.g. hold lines
+            self._tasks.append(asyncio.create_task(self._record(track,
+                                                                main=self._audio_tracks == 1)))
 
-    async def _record(self, track: rtc.Track) -> None:
+    async def _record(self, track: rtc.Track, *, main: bool = True) -> None:
+        """Timeline and audio of one agent track. A second track (the recovery track's hold
+        lines) adds its voiced frames only, so its silence never dilutes the recording."""
         stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1)
         async for ev in stream:
             now = time.monotonic()
             data = np.frombuffer(ev.frame.data, dtype=np.int16)
             rms = float(np.sqrt(np.mean(data.astype(np.float64) ** 2))) if data.size else 0.0
+            if not main and rms < VOICED_RMS:
+                continue
             if rms >= VOICED_RMS:
                 if not self.bursts or now - self._last_voiced > self.silence_gap:
                     # A burst starts when its first voiced frame reaches the caller: the caller

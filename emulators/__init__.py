@@ -1,5 +1,7 @@
 """Local, protocol-faithful emulators of Deepgram live STT, DeepSeek chat completions and
-ElevenLabs streaming TTS (see /work/shared/reference/provider-protocols.md).
+ElevenLabs streaming TTS, and of the backups the worker can fail over to: Deepgram Aura TTS,
+an OpenAI-compatible chat endpoint and OpenAI-compatible transcription, under `/backup`
+(see /work/shared/reference/provider-protocols.md).
 
 They stand in for the real providers wherever there are no keys or no network: `make dev`
 without provider keys, the demo, the benchmarks (`bench/`) and the test suite.

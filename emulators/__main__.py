@@ -1,4 +1,4 @@
-"""Run the three provider emulators on 127.0.0.1 until Ctrl-C.
+"""Run the provider emulators (primary and backup endpoints) on 127.0.0.1 until Ctrl-C.
 
     python -m emulators --port 8700 [--profile none|reference] [--script script.json]
                               [--phrases phrases.txt]
@@ -7,6 +7,7 @@ Prints the environment to export so `python agent.py dev` talks to the emulators
     curl -X POST localhost:8700/__emulator/script -d '[{"when": "hours", "content": "9 to 5"}]'
     curl -X POST localhost:8700/__emulator/phrases -d '["what are your opening hours"]'
     curl -X POST localhost:8700/__emulator/faults -d '{"llm_error_status": 429}'
+    curl -X POST localhost:8700/__emulator/backup/faults -d '{"tts_stall_s": 5}'
     curl localhost:8700/__emulator/requests ; curl localhost:8700/__emulator/transcripts
 """
 
@@ -54,6 +55,9 @@ async def _main(args: argparse.Namespace) -> None:
     print("# export these before starting the agent:")
     for key, value in emu.env().items():
         print(f"export {key}={shlex.quote(value)}")
+    print("# and, to try provider failover, the backups (same server, under /backup):")
+    for key, value in emu.backup_env().items():
+        print(f"# export {key}={shlex.quote(value)}")
     sys.stdout.flush()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

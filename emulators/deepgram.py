@@ -16,7 +16,9 @@ Timeline of one utterance (audio time):
 Unrecognized audio (noise, out-of-list speech) ends with an EMPTY final transcript, which the
 plugin turns into END_OF_SPEECH only (no FINAL_TRANSCRIPT).
 
-`POST /v1/listen` (REST recognize, WAV body) is served too.
+`POST /v1/listen` (REST recognize, WAV body) is served too. Faults: `stt_reject_status`
+(handshake refused), `stt_drop_after_s` (closed mid-stream), `stt_drop_in_speech_s` (closed
+mid-utterance), `stt_silent` (connected, never answering).
 """
 
 from __future__ import annotations
@@ -163,6 +165,12 @@ class _Session:
             return
 
         self.utt.extend(window)
+        cut = self.state.faults.peek("stt_drop_in_speech_s")
+        if cut is not None and end - self.utt_start >= float(cut):
+            self.state.faults.take("stt_drop_in_speech_s")
+            self.closed = True
+            await self.ws.close(code=1011, message=b"emulated fault: dropped mid-utterance")
+            return
         if voiced:
             self.last_voice_end = end
             self.last_voice_wall = self.recv_wall
@@ -266,9 +274,9 @@ class DeepgramEmulator:
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
 
-    def register(self, app: web.Application) -> None:
-        app.router.add_get("/v1/listen", self.listen)
-        app.router.add_post("/v1/listen", self.recognize_rest)
+    def register(self, app: web.Application, prefix: str = "") -> None:
+        app.router.add_get(f"{prefix}/v1/listen", self.listen)
+        app.router.add_post(f"{prefix}/v1/listen", self.recognize_rest)
 
     def _auth_error(self, request: web.Request) -> web.Response | None:
         if request.headers.get("Authorization", "") != f"Token {self.state.deepgram_key}":
@@ -298,6 +306,8 @@ class DeepgramEmulator:
         session = _Session(self.state, ws, query)
         ws.headers["dg-request-id"] = session.request_id
         await ws.prepare(request)
+        if self.state.faults.take("stt_silent"):
+            return await self._silent(ws)
         try:
             while not session.closed:
                 try:
@@ -330,6 +340,14 @@ class DeepgramEmulator:
             if not ws.closed:
                 with contextlib.suppress(Exception):
                     await ws.close()
+        return ws
+
+    @staticmethod
+    async def _silent(ws: web.WebSocketResponse) -> web.WebSocketResponse:
+        """Connected, reading the audio, never answering (the `stt_silent` fault)."""
+        with contextlib.suppress(ConnectionResetError, asyncio.CancelledError):
+            async for _ in ws:
+                pass
         return ws
 
     async def recognize_rest(self, request: web.Request) -> web.Response:

@@ -1,7 +1,12 @@
 """DeepSeek (OpenAI-compatible chat completions) emulator — provider-protocols.md §5.
 
-Routes: POST /chat/completions, POST /v1/chat/completions, GET /models, GET /v1/models.
-Dialogue comes from the state's `Script` (emulators/llm_script.py).
+Routes: POST /chat/completions, POST /v1/chat/completions, GET /models, GET /v1/models (under
+a prefix for the backup endpoint, see server.py). Dialogue comes from the state's `Script`
+(emulators/llm_script.py), constrained by the request fields as the real API constrains a
+model (emulators/request_rules.py: tools, tool_choice, parallel_tool_calls, max_tokens, stop).
+Thinking is on by default for DeepSeek's V4 model ids only; a state with
+`reject_unknown_fields` answers a DeepSeek-only field (`thinking`) with HTTP 400, as
+OpenAI's API does.
 
 JSON output (§5.11): `response_format` may be `text` or `json_object` (DeepSeek documents no
 other type: anything else is a 400); `json_object` needs the word "json" somewhere in the
@@ -14,15 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import re
 import time
 import uuid
 from typing import Any
 
 from aiohttp import web
 
-from .llm_script import Turn, render
+from .llm_script import Turn, render, token_pieces
+from .request_rules import InvalidRequest, ToolRules
 from .state import EmulatorState
+
+__all__ = ["DeepSeekEmulator", "error_response", "token_pieces"]
 
 THINKING_400 = "The reasoning_content in the thinking mode must be passed back to the API."
 JSON_WORD_400 = ("Prompt must contain the word 'json' in some form to use 'response_format' "
@@ -59,12 +66,6 @@ def _text_of(content: Any) -> str:
     return str(content)
 
 
-def token_pieces(text: str) -> list[str]:
-    """Split text into token-like pieces (a word plus its trailing space): the chunks the
-    emulator streams, one per `llm_tokens_per_s` tick (bench.latency predicts with it)."""
-    return re.findall(r"\S+\s*|\s+", text) or ([text] if text else [])
-
-
 def _split_args(args: str, n: int = 3) -> list[str]:
     if len(args) < n:
         return [args]
@@ -96,10 +97,10 @@ class DeepSeekEmulator:
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
 
-    def register(self, app: web.Application) -> None:
-        for prefix in ("", "/v1"):
-            app.router.add_post(f"{prefix}/chat/completions", self.chat_completions)
-            app.router.add_get(f"{prefix}/models", self.models)
+    def register(self, app: web.Application, prefix: str = "") -> None:
+        for version in ("", "/v1"):
+            app.router.add_post(f"{prefix}{version}/chat/completions", self.chat_completions)
+            app.router.add_get(f"{prefix}{version}/models", self.models)
 
     # ---------------------------------------------------------------- helpers
     def _authorized(self, request: web.Request) -> bool:
@@ -108,7 +109,7 @@ class DeepSeekEmulator:
     async def models(self, request: web.Request) -> web.Response:
         if not self._authorized(request):
             return error_response(401)
-        data = [{"id": m, "object": "model", "owned_by": "deepseek"}
+        data = [{"id": m, "object": "model", "owned_by": self.state.model_owner}
                 for m in self.state.deepseek_models]
         return web.json_response({"object": "list", "data": data})
 
@@ -144,8 +145,14 @@ class DeepSeekEmulator:
         json_mode, problem = _json_mode(body.get("response_format"), messages)
         if problem:
             return error_response(400, problem)
-
-        thinking = (body.get("thinking") or {}).get("type") != "disabled"
+        if state.reject_unknown_fields and "thinking" in body:
+            return error_response(400, "Unrecognized request argument supplied: thinking")
+        try:
+            rules = ToolRules.from_body(body)
+        except InvalidRequest as e:
+            return error_response(400, str(e))
+        thinking = (model in state.thinking_models
+                    and (body.get("thinking") or {}).get("type") != "disabled")
         if thinking:
             for m in messages:
                 if (isinstance(m, dict) and m.get("role") == "assistant" and m.get("tool_calls")
@@ -159,7 +166,9 @@ class DeepSeekEmulator:
                             if isinstance(m, dict) and m.get("role") == "tool"), "")
         last_text = _text_of(last.get("content"))
 
-        turn = state.script.next_for(last_text)
+        lawless = state.faults.take("llm_ignore_tool_choice")
+        turn = state.script.next_for(last_text) if lawless else rules.pick(state.script,
+                                                                           last_text)
         if turn is None:
             echo = f"You said: {user_text}." if user_text else "Sorry?"
             turn = Turn(content=json.dumps({"reply": echo}) if json_mode else echo)
@@ -170,9 +179,13 @@ class DeepSeekEmulator:
 
         content = render(turn.content, user=user_text, tool_output=tool_output) \
             if turn.content is not None else None
+        finish: str | None = None
+        if not lawless:
+            content, finish = rules.content(content)
         calls = [{"id": c.id or f"call_{i:02d}_{uuid.uuid4().hex[:20]}",
                   "name": c.name, "arguments": c.arguments_json()}
-                 for i, c in enumerate(turn.tool_calls)]
+                 for i, c in enumerate(turn.tool_calls if lawless else rules.calls(turn))]
+        finish = finish or ("tool_calls" if calls else "stop")
         reasoning = None
         if thinking:
             reasoning = (f"The user said: {user_text[:80]}. "
@@ -194,19 +207,20 @@ class DeepSeekEmulator:
             usage["completion_tokens"] += rt
             usage["total_tokens"] += rt
         state.llm_responses.append({"content": content, "tool_calls": calls,
-                                    "thinking": thinking})
+                                    "thinking": thinking, "finish_reason": finish})
 
         stall = state.faults.take("llm_stall_s")
         if stall:
             await asyncio.sleep(float(stall))
 
         if not body.get("stream"):
-            return self._non_stream(model, content, calls, reasoning, usage)
+            return self._non_stream(model, content, calls, reasoning, usage, finish)
         return await self._stream(request, body, model, content, calls, reasoning, usage,
-                                  timing)
+                                  timing, finish)
 
     def _non_stream(self, model: str, content: str | None, calls: list[dict[str, str]],
-                    reasoning: str | None, usage: dict[str, Any]) -> web.Response:
+                    reasoning: str | None, usage: dict[str, Any], finish: str
+                    ) -> web.Response:
         message: dict[str, Any] = {"role": "assistant", "content": content or ""}
         if reasoning:
             message["reasoning_content"] = reasoning
@@ -219,13 +233,13 @@ class DeepSeekEmulator:
             "id": str(uuid.uuid4()), "object": "chat.completion", "created": int(time.time()),
             "model": model, "system_fingerprint": "fp_emulator",
             "choices": [{"index": 0, "message": message, "logprobs": None,
-                         "finish_reason": "tool_calls" if calls else "stop"}],
+                         "finish_reason": finish}],
             "usage": usage,
         })
 
     async def _stream(self, request: web.Request, body: dict[str, Any], model: str,
                       content: str | None, calls: list[dict[str, str]], reasoning: str | None,
-                      usage: dict[str, Any], timing: dict[str, float | None]
+                      usage: dict[str, Any], timing: dict[str, float | None], finish: str
                       ) -> web.StreamResponse:
         profile = self.state.profile
         faults = self.state.faults
@@ -275,13 +289,20 @@ class DeepSeekEmulator:
                                '"type": "server_error", "code": "server_error"}}\n\n')
                 await resp.write_eof()
                 return resp
+            if faults.take("llm_empty_stream"):
+                await resp.write_eof()  # a clean end: no text, no finish chunk, no [DONE]
+                return resp
+            cut_after = int(faults.take("llm_cut_after") or 0)
 
             if reasoning:
                 for piece in token_pieces(reasoning):
                     await send(delta({"content": None, "reasoning_content": piece}))
                     await pace()
             if content:
-                for piece in token_pieces(content):
+                for sent, piece in enumerate(token_pieces(content)):
+                    if cut_after and sent == cut_after:
+                        self._cut(request)
+                        return resp
                     if timing["first_token_wall"] is None:
                         timing["first_token_wall"] = time.time()
                     await send(delta({"content": piece}))
@@ -295,7 +316,7 @@ class DeepSeekEmulator:
                     await send(delta({"tool_calls": [{
                         "index": index, "function": {"arguments": part}}]}))
                     await pace()
-            await send(delta({"content": ""}, "tool_calls" if calls else "stop"))
+            await send(delta({"content": ""}, finish))
             if (body.get("stream_options") or {}).get("include_usage"):
                 await send([], usage=usage)
             await send_raw("data: [DONE]\n\n")
@@ -304,3 +325,10 @@ class DeepSeekEmulator:
         except ConnectionResetError:
             pass  # the client went away (e.g. the agent was interrupted)
         return resp
+
+    @staticmethod
+    def _cut(request: web.Request) -> None:
+        """Drop the TCP connection mid-body: the chunked response is never terminated, so
+        the client sees an incomplete read (what a network failure looks like)."""
+        if request.transport is not None:
+            request.transport.abort()

@@ -19,10 +19,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import WSMsgType, web
+from aiohttp import web
 
 from .speech import encode_mp3, synthesize
 from .state import EmulatorState
+from .wsjson import json_objects
 
 PCM_RATES = (8000, 16000, 22050, 24000, 32000, 44100, 48000)
 MP3_RATES = (22050, 24000, 44100)
@@ -63,6 +64,8 @@ class _Context:
     worker: asyncio.Task[None] | None = None
     first_audio: bool = True
     dead: bool = False
+    cut_after: int = 0  # audio messages before the socket is cut (`tts_cut_after_chunks`)
+    sent: int = 0
     # wall clock (time.time()) of the first text, first synthesis job and first audio sent;
     # the same dict is appended to state.tts_timings
     timing: dict[str, Any] = field(default_factory=dict)
@@ -163,6 +166,7 @@ class _Socket:
                 stall = state.faults.take("tts_stall_s")
                 if stall:
                     await asyncio.sleep(float(stall))
+                ctx.cut_after = int(state.faults.take("tts_cut_after_chunks") or 0)
             if ctx.timing.get("first_job_wall") is None:
                 ctx.timing["first_job_wall"] = time.time()
                 ctx.timing["first_job_text"] = text
@@ -191,6 +195,10 @@ class _Socket:
                 msg["alignment"] = align
             if ctx.timing.get("first_audio_wall") is None:
                 ctx.timing["first_audio_wall"] = time.time()
+            if ctx.cut_after and ctx.sent >= ctx.cut_after:
+                await self.ws.close(code=1011, message=b"emulated fault: connection lost")
+                return
+            ctx.sent += 1
             await self.send(msg)
 
     async def close(self) -> None:
@@ -213,11 +221,12 @@ class ElevenLabsEmulator:
     def __init__(self, state: EmulatorState) -> None:
         self.state = state
 
-    def register(self, app: web.Application) -> None:
-        app.router.add_get("/v1/text-to-speech/{voice_id}/multi-stream-input", self.multi_stream)
-        app.router.add_post("/v1/text-to-speech/{voice_id}/stream", self.rest)
-        app.router.add_post("/v1/text-to-speech/{voice_id}", self.rest)
-        app.router.add_get("/v1/voices", self.voices)
+    def register(self, app: web.Application, prefix: str = "") -> None:
+        app.router.add_get(f"{prefix}/v1/text-to-speech/{{voice_id}}/multi-stream-input",
+                           self.multi_stream)
+        app.router.add_post(f"{prefix}/v1/text-to-speech/{{voice_id}}/stream", self.rest)
+        app.router.add_post(f"{prefix}/v1/text-to-speech/{{voice_id}}", self.rest)
+        app.router.add_get(f"{prefix}/v1/voices", self.voices)
 
     def _check(self, request: web.Request) -> web.Response | None:
         if request.headers.get("xi-api-key", "") != self.state.eleven_key:
@@ -253,16 +262,7 @@ class ElevenLabsEmulator:
         sock = _Socket(self.state, ws, codec, rate, kbps,
                        auto_mode=query.get("auto_mode", "false").lower() == "true")
         try:
-            async for msg in ws:
-                if msg.type != WSMsgType.TEXT:
-                    continue
-                try:
-                    data = json.loads(msg.data)
-                except json.JSONDecodeError:
-                    continue
-                if not isinstance(data, dict):
-                    continue
-                self.state.tts_messages.append(data)
+            async for data in json_objects(ws, self.state.tts_messages):
                 await sock.on_message(data)
                 if sock.closing:
                     break

@@ -70,9 +70,15 @@ class Script:
             self._turns.extend(turns)
         return self
 
-    def next_for(self, last_text: str) -> Turn | None:
+    def next_for(self, last_text: str, *, kind: str | None = None) -> Turn | None:
+        """The first unused turn matching `last_text`. `kind="text"` skips turns that call
+        tools (a request with `tool_choice: "none"`), `kind="tools"` skips turns that don't
+        (`"required"`); the skipped turns stay for later requests."""
         with self._lock:
             for i, turn in enumerate(self._turns):
+                calls = bool(turn.tool_calls)
+                if (kind == "text" and calls) or (kind == "tools" and not calls):
+                    continue
                 if turn.matches(last_text):
                     if not turn.repeat:
                         del self._turns[i]
@@ -102,6 +108,12 @@ class Script:
                               stall_s=float(item.get("stall_s", 0.0)),
                               repeat=bool(item.get("repeat", False))))
         return cls(turns)
+
+
+def token_pieces(text: str) -> list[str]:
+    """Split text into token-like pieces (a word plus its trailing space): the chunks the
+    emulator streams, one per `llm_tokens_per_s` tick (bench.latency predicts with it)."""
+    return re.findall(r"\S+\s*|\s+", text) or ([text] if text else [])
 
 
 def render(text: str, *, user: str, tool_output: str) -> str:

@@ -1,4 +1,4 @@
-"""Latency profiles and fault knobs shared by the three provider emulators.
+"""Latency profiles and fault knobs shared by the provider emulators.
 
 `LatencyProfile` shapes timing (all values in milliseconds unless the name says otherwise):
 
@@ -58,12 +58,18 @@ _COUNTED = {
     "llm_keepalive_s": "llm_keepalive_count",
     "llm_malformed": "llm_malformed_count",
     "llm_stream_error": "llm_stream_error_count",
+    "llm_cut_after": "llm_cut_count",
+    "llm_empty_stream": "llm_empty_stream_count",
+    "llm_ignore_tool_choice": "llm_ignore_tool_choice_count",
     "stt_drop_after_s": "stt_drop_count",
+    "stt_drop_in_speech_s": "stt_drop_in_speech_count",
     "stt_reject_status": "stt_reject_count",
+    "stt_silent": "stt_silent_count",
     "tts_error": "tts_error_count",
     "tts_stall_s": "tts_stall_count",
     "tts_http_status": "tts_http_count",
     "tts_withhold_final": "tts_withhold_final_count",
+    "tts_cut_after_chunks": "tts_cut_count",
 }
 
 
@@ -78,15 +84,29 @@ class Faults:
         "queued" behaviour) before the answer.
       llm_malformed: after the role chunk, send a garbage (non-JSON) SSE data line and end.
       llm_stream_error: after the role chunk, send a `data: {"error": ...}` event and end.
+      llm_cut_after: after this many content pieces, drop the connection (no finish chunk, no
+        `[DONE]`, the chunked body never terminated): a network cut mid-answer.
+      llm_empty_stream: send the role chunk, then end the body cleanly with no text, no finish
+        chunk and no `[DONE]` (a stream that ends without anything speakable).
+      llm_ignore_tool_choice: answer like an endpoint that ignores `tool_choice` and `tools`
+        (scripted tool calls are sent even when the request says `tool_choice: "none"`).
     STT (Deepgram):
       stt_drop_after_s: after this much audio on a connection, close it abruptly with 1011.
+      stt_drop_in_speech_s: close the connection (1011) once an utterance has gone on this long
+        (the socket lost mid-utterance).
       stt_reject_status: refuse the next websocket handshake(s) with this HTTP status.
+      stt_silent: accept the next connection(s), read the audio, and never answer (no
+        SpeechStarted, no Results): connected but silent.
     TTS (ElevenLabs):
       tts_error: the next context gets `{"error": <text>}` instead of audio; the special value
         "close" closes the websocket abruptly with code 1011 instead.
       tts_stall_s: hold the next context's first audio this long.
       tts_http_status: refuse the next handshake / REST request with this HTTP status.
       tts_withhold_final: never send `isFinal` for the next context (plugin times out).
+      tts_cut_after_chunks: close the websocket (1011) after this many audio messages of the
+        next context: the connection lost mid-sentence.
+    The backup endpoints (`ProviderEmulators.backup`) have their own `Faults`; the Deepgram Aura
+    TTS emulator obeys the same `tts_*` knobs (`Flushed` plays the part of `isFinal`).
     """
 
     llm_error_status: int | None = None
@@ -99,10 +119,20 @@ class Faults:
     llm_malformed_count: int = 1
     llm_stream_error: bool = False
     llm_stream_error_count: int = 1
+    llm_cut_after: int = 0
+    llm_cut_count: int = 1
+    llm_empty_stream: bool = False
+    llm_empty_stream_count: int = 1
+    llm_ignore_tool_choice: bool = False
+    llm_ignore_tool_choice_count: int = 1
     stt_drop_after_s: float | None = None
     stt_drop_count: int = 1
+    stt_drop_in_speech_s: float = 0.0
+    stt_drop_in_speech_count: int = 1
     stt_reject_status: int | None = None
     stt_reject_count: int = 1
+    stt_silent: bool = False
+    stt_silent_count: int = 1
     tts_error: str | None = None
     tts_error_count: int = 1
     tts_stall_s: float = 0.0
@@ -111,6 +141,8 @@ class Faults:
     tts_http_count: int = 1
     tts_withhold_final: bool = False
     tts_withhold_final_count: int = 1
+    tts_cut_after_chunks: int = 0
+    tts_cut_count: int = 1
     fired: list[str] = field(default_factory=list)  # log of knobs that fired, in order
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 

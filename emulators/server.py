@@ -1,4 +1,8 @@
-"""One aiohttp server on 127.0.0.1 hosting the DeepSeek, Deepgram and ElevenLabs emulators.
+"""One aiohttp server on 127.0.0.1 hosting the provider emulators: DeepSeek chat, Deepgram
+live STT, ElevenLabs TTS, Deepgram Aura TTS and OpenAI-compatible transcription, twice — the
+primary endpoints at `/`, and the backups (`ProviderEmulators.backup`, their own keys, model,
+script, faults and captures) under `/backup`. `backup_env()` configures the worker's backups
+(STT: a second Deepgram endpoint, LLM: an OpenAI-compatible vendor, TTS: Deepgram Aura).
 
     async with ProviderEmulators(script=Script([...]), profile=LatencyProfile.none(),
                                  stt_phrases=["what are your opening hours"]) as emu:
@@ -13,6 +17,7 @@ Control endpoints (used by `python -m emulators`, available in-process too):
     GET  /__emulator/requests     captured chat-completions bodies
     GET  /__emulator/transcripts  final STT transcripts sent
     GET  /__emulator/tts          texts the TTS was asked to speak
+The same under /__emulator/backup/... act on the backup endpoints.
 """
 
 from __future__ import annotations
@@ -24,12 +29,16 @@ from typing import Any
 
 from aiohttp import web
 
+from .aura import AuraEmulator
 from .deepgram import DeepgramEmulator
 from .deepseek import DeepSeekEmulator
 from .elevenlabs import ElevenLabsEmulator
 from .llm_script import Script
 from .profiles import Faults, LatencyProfile
-from .state import EmulatorState
+from .state import BACKUP_LLM_MODEL, EmulatorState
+from .transcription import TranscriptionEmulator
+
+BACKUP_PREFIX = "/backup"
 
 
 class ProviderEmulators:
@@ -40,6 +49,8 @@ class ProviderEmulators:
                                    profile=profile or LatencyProfile.none(),
                                    faults=faults or Faults(),
                                    stt_phrases=list(stt_phrases or []))
+        self.backup = EmulatorState.backup(stt_phrases)
+        self.backup.profile = self.state.profile
         self.host = host
         self.port = port
         self._runner: web.AppRunner | None = None
@@ -74,6 +85,27 @@ class ProviderEmulators:
             "ELEVEN_API_KEY": self.state.eleven_key,
         }
 
+    def backup_env(self, stt: str = "deepgram") -> dict[str, str]:
+        """The worker's backup settings for these endpoints (`stt`: deepgram | openai)."""
+        base, backup = f"{self.base_url}{BACKUP_PREFIX}", self.backup
+        env = {
+            "STT_BACKUP": stt,
+            "LLM_BACKUP": "openai",
+            "LLM_BACKUP_BASE_URL": f"{base}/v1",
+            "LLM_BACKUP_MODEL": BACKUP_LLM_MODEL,
+            "LLM_BACKUP_API_KEY": backup.deepseek_key,
+            "TTS_BACKUP": "deepgram",
+            "TTS_BACKUP_BASE_URL": f"{base}/v1/speak",
+            "TTS_BACKUP_API_KEY": backup.deepgram_key,
+        }
+        if stt == "openai":
+            env.update({"STT_BACKUP_BASE_URL": f"{base}/v1", "STT_BACKUP_MODEL": "whisper-1",
+                        "STT_BACKUP_API_KEY": backup.deepseek_key})
+        else:
+            env.update({"STT_BACKUP_BASE_URL": f"{base}/v1/listen",
+                        "STT_BACKUP_MODEL": "nova-2", "STT_BACKUP_API_KEY": backup.deepgram_key})
+        return env
+
     @property
     def script(self) -> Script:
         return self.state.script
@@ -89,6 +121,7 @@ class ProviderEmulators:
     @profile.setter
     def profile(self, value: LatencyProfile) -> None:
         self.state.profile = value
+        self.backup.profile = value
 
     @property
     def faults(self) -> Faults:
@@ -127,25 +160,36 @@ class ProviderEmulators:
         return list(self.state.stt_phrases)
 
     def clear_captures(self) -> None:
+        """Both endpoint sets' captures (EmulatorState.clear_captures)."""
         self.state.clear_captures()
+        self.backup.clear_captures()
 
     def set_stt_phrases(self, phrases: list[str]) -> None:
-        self.state.stt_phrases = [p.strip() for p in phrases if p and p.strip()]
+        clean = [p.strip() for p in phrases if p and p.strip()]
+        self.state.stt_phrases = clean
+        self.backup.stt_phrases = list(clean)
 
     # ------------------------------------------------------------------ lifecycle
     def _build_app(self) -> web.Application:
         app = web.Application(client_max_size=64 * 1024 * 1024)
-        DeepSeekEmulator(self.state).register(app)
-        DeepgramEmulator(self.state).register(app)
-        ElevenLabsEmulator(self.state).register(app)
-        app.router.add_post("/__emulator/script", self._ctl_script)
-        app.router.add_post("/__emulator/phrases", self._ctl_phrases)
-        app.router.add_post("/__emulator/faults", self._ctl_faults)
-        app.router.add_get("/__emulator/faults", self._ctl_get_faults)
-        app.router.add_get("/__emulator/requests", self._ctl_requests)
-        app.router.add_get("/__emulator/transcripts", self._ctl_transcripts)
-        app.router.add_get("/__emulator/tts", self._ctl_tts)
+        for state, prefix in ((self.state, ""), (self.backup, BACKUP_PREFIX)):
+            for emulator in (DeepSeekEmulator, DeepgramEmulator, ElevenLabsEmulator,
+                             AuraEmulator, TranscriptionEmulator):
+                emulator(state).register(app, prefix)
+            ctl = f"/__emulator{prefix}"
+            app.router.add_post(f"{ctl}/script", self._ctl_script)
+            app.router.add_post(f"{ctl}/phrases", self._ctl_phrases)
+            app.router.add_post(f"{ctl}/faults", self._ctl_faults)
+            app.router.add_get(f"{ctl}/faults", self._ctl_get_faults)
+            app.router.add_get(f"{ctl}/requests", self._ctl_requests)
+            app.router.add_get(f"{ctl}/transcripts", self._ctl_transcripts)
+            app.router.add_get(f"{ctl}/tts", self._ctl_tts)
         return app
+
+    def _target(self, request: web.Request) -> EmulatorState:
+        """The state a control request acts on: the backup's under /__emulator/backup."""
+        return self.backup if request.path.startswith(f"/__emulator{BACKUP_PREFIX}/") \
+            else self.state
 
     async def start(self) -> ProviderEmulators:
         self._runner = web.AppRunner(self.app, handle_signals=False, access_log=None,
@@ -206,9 +250,9 @@ class ProviderEmulators:
         if isinstance(data, dict):
             data = [data]
         turns = Script.from_json(data).remaining
-        self.state.script.add(*turns)
-        return web.json_response({"added": len(turns),
-                                  "remaining": len(self.state.script.remaining)})
+        state = self._target(request)
+        state.script.add(*turns)
+        return web.json_response({"added": len(turns), "remaining": len(state.script.remaining)})
 
     async def _ctl_phrases(self, request: web.Request) -> web.Response:
         raw = await request.text()
@@ -223,20 +267,21 @@ class ProviderEmulators:
 
     async def _ctl_faults(self, request: web.Request) -> web.Response:
         data = await request.json()
+        faults = self._target(request).faults
         try:
-            self.state.faults.update(data)
+            faults.update(data)
         except KeyError as e:
             return web.json_response({"error": str(e)}, status=400)
-        return web.json_response(self.state.faults.as_dict())
+        return web.json_response(faults.as_dict())
 
     async def _ctl_get_faults(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state.faults.as_dict())
+        return web.json_response(self._target(request).faults.as_dict())
 
     async def _ctl_requests(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state.llm_requests)
+        return web.json_response(self._target(request).llm_requests)
 
     async def _ctl_transcripts(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state.stt_transcripts)
+        return web.json_response(self._target(request).stt_transcripts)
 
     async def _ctl_tts(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state.tts_texts)
+        return web.json_response(self._target(request).tts_texts)

@@ -4,13 +4,13 @@ Every event is written as it happens, so a call that drops mid-way still leaves 
 while the database is unavailable the writes wait in a `RecordSink`. Transcript lines are
 stripped of invisible characters and redacted, a caller's line in the light of the agent's
 line before it (a bare "2468" after "What's your PIN?" is a PIN). Provider errors are logged,
-counted and answered with a spoken apology instead of dead air. What is recorded is also
-counted in the Prometheus metrics (observability/metrics.py).
+counted and recorded (`provider_error`); what the caller hears about them is agent/recovery's
+(a reply checked when it is done, not an apology from the error event). What is recorded is
+also counted in the Prometheus metrics (observability/metrics.py).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from typing import Any
@@ -27,7 +27,6 @@ from .redaction import redact
 
 logger = logging.getLogger("phone-agent.calls")
 
-APOLOGY = "Sorry, I'm having a little trouble on my end. Could you say that again?"
 
 
 LATENCY_KEYS = ("e2e_latency", "end_of_turn_delay", "transcription_delay", "llm_node_ttft",
@@ -57,7 +56,6 @@ class CallRecorder:
         self._session = session
         self._sink = sink
         self._started = time.monotonic()
-        self._apologies = 0
         self._last_agent_line: str | None = None
 
     def attach(self) -> None:
@@ -115,19 +113,6 @@ class CallRecorder:
             "provider_error",
             f"{stage}/{provider}/{kind}/{'retried' if recoverable else 'final'} "
             f"{source}: {redact(strip_invisible(str(getattr(err, 'error', err))))[:300]}")
-        # An LLM failure leaves the caller waiting on silence: say something. TTS failures
-        # can't be spoken over, and STT reconnects by itself. A recoverable error means the
-        # plugin is retrying (and usually answers a moment later): apologizing then would talk
-        # over the real answer, so only the final failure of a turn is apologized for.
-        if "LLM" in source and not recoverable and self._apologies < 3:
-            self._apologies += 1
-            try:
-                self._session.say(APOLOGY, allow_interruptions=True, add_to_chat_ctx=False)
-            except RuntimeError:
-                return  # the session is closing; nothing to say to
-            # Not a transcript line (not in the chat context), but it ends the silence the
-            # caller hears: the report's dead-air figure needs when.
-            self._write_event("apology", json.dumps({"at": round(time.time(), 3)}))
 
     def _on_close(self, ev: CloseEvent) -> None:
         reason_name = str(ev.reason.value)
@@ -153,7 +138,10 @@ class CallRecorder:
             f"call {uid} ended by {ended_by} ({reason_name}) after {duration} s")
 
     def event(self, kind: str, detail: str) -> None:
-        """Record a call event (transfer attempts, outbound outcomes, ...)."""
+        """Record a call event (transfer attempts, outbound outcomes, provider failover and
+        recovery: `provider_fallback`, `provider_recovered`, `provider_stage_down`,
+        `silent_turn`, `reply_retried`, `hold_line`, `stt_silent`, `keypad_mode`,
+        `handover`, ...). Each is logged where it happens; the kind is what metrics count."""
         metrics.record_call_event(kind)
         self._write_event(kind, redact(strip_invisible(detail))[:500])
 

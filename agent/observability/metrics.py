@@ -16,9 +16,10 @@ Rules the declarations keep (tests/unit/test_metrics.py checks them):
   gauges of that type would never be seen again.
 
 Where the data comes from: `observability/calls.py` (conversation items with their latency
-metrics, errors, close), `watch_session` below (the session's other events), `tools/audit.py`
-(tool outcomes and latency), `call.py` (keypad handovers, transfers) and the worker's load
-function in the main process (active calls and capacity, from the jobs it runs).
+metrics, errors, close, call events: transfers, failover and recovery), `watch_session` below
+(the session's other events), `tools/audit.py` (tool outcomes and latency), `call.py` (keypad
+handovers) and the worker's load function in the main process (active calls and capacity,
+from the jobs it runs).
 """
 
 from __future__ import annotations
@@ -63,6 +64,11 @@ CHANNELS = ("sip", "browser")
 DIRECTIONS = ("inbound", "outbound")
 ENDED_BY = (*(str(e) for e in EndedBy), "unknown")
 ERROR_KINDS = ("timeout", "connection", "rate_limited", "http_4xx", "http_5xx", "other")
+# Call-record events of provider failover and recovery (agent/providers/failover.py,
+# agent/recovery): switches, the fixed lines the caller heard, the handover.
+RECOVERY_EVENTS = ("provider_fallback", "provider_recovered", "provider_stage_down",
+                   "reply_retried", "silent_turn", "hold_line", "stt_silent", "stt_recovered",
+                   "keypad_mode", "handover")
 TRANSFER_EVENTS = {  # call-record event kind -> (route, result)
     "transfer": ("refer", "ok"),
     "transfer_failed": ("refer", "failed"),
@@ -104,6 +110,11 @@ PROVIDER_ERRORS = Counter("phone_agent_provider_errors_total", "Errors the STT, 
                           ["stage", "provider", "kind", "recoverable"])
 FALLBACKS = Counter("phone_agent_fallbacks_total", "A fallback adapter stopped using a "
                     "provider and moved on to the next", ["stage", "provider"])
+RECOVERIES = Counter("phone_agent_recovery_events_total", "Failover and recovery events of "
+                     "the call records: provider_fallback (a call switched to the next provider, "
+                     "also when it started on a backup because the primary was known down), "
+                     "provider_recovered, provider_stage_down, and the fixed lines and "
+                     "handovers the caller got instead of silence", ["kind"])
 STT_AUDIO = Counter("phone_agent_stt_audio_seconds_total", "Caller audio streamed to the STT",
                     ["provider"])
 STT_TRANSCRIPTS = Counter("phone_agent_stt_transcripts_total", "Final transcripts the STT "
@@ -138,6 +149,9 @@ def provider_label(component: object) -> str:
     reached through it), "elevenlabs", ...); "fallback" for a FallbackAdapter."""
     if component is None:
         return "none"
+    inner = getattr(component, "inner", None) or getattr(component, "wrapped_stt", None)
+    if inner is not None:  # our guard around an STT (providers/stt_guard.py), a StreamAdapter
+        return provider_label(inner)
     module = type(component).__module__
     if "fallback_adapter" in module:
         return "fallback"
@@ -195,6 +209,8 @@ def initialize(tools: Iterable[str]) -> None:
         TRANSFERS.labels(route=route, result=result)
     for source in ("say", "generate_reply"):
         SPEECHES.labels(source=source)
+    for kind in RECOVERY_EVENTS:
+        RECOVERIES.labels(kind=kind)
     for tool in tools:
         TOOL_LATENCY.labels(tool=tool)
         for result in TOOL_RESULTS:
@@ -269,7 +285,10 @@ def record_keypad_handover(transferred: bool) -> None:
 
 
 def record_call_event(kind: str) -> None:
-    """Call-record events that are counted: transfers (see TRANSFER_EVENTS)."""
+    """Call-record events that are counted: transfers (TRANSFER_EVENTS), failover and
+    recovery (RECOVERY_EVENTS)."""
+    if kind in RECOVERY_EVENTS:
+        RECOVERIES.labels(kind=kind).inc()
     if kind in TRANSFER_EVENTS:
         route, result = TRANSFER_EVENTS[kind]
         TRANSFERS.labels(route=route, result=result).inc()

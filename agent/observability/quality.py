@@ -14,7 +14,8 @@ calls started in a period:
 * interruption rate: agent utterances the caller talked over / agent utterances.
 * dead-air ratio: silences over 2 s the agent caused / total duration of the completed
   calls. A silence runs from the end of a caller's turn to whatever ends it first: the agent's
-  next speech (an answer or the apology after a failure), the caller speaking again, or the
+  next speech (an answer, or a recovery line after a failure: agent/recovery's lines are
+  transcript lines, its hold lines `hold_line` events), the caller speaking again, or the
   call's end.
 * tool success rate: audit rows whose outcome is `ok` (TOOL_RESULTS in agent/data/audit.py)
   / all audit rows of the period; provider errors: the errors the call record kept, final
@@ -132,7 +133,7 @@ def call_facts(record: CallRecord, events: list[CallEvent]) -> CallFacts:
                               float(end) if isinstance(end, int | float) else None))
                 if ev["role"] == "assistant":
                     agent_sounds.append(float(start))
-        elif ev["kind"] == "apology":
+        elif ev["kind"] in ("apology", "hold_line"):  # apology: records before recovery/
             at = _detail(ev).get("at")
             if isinstance(at, int | float):
                 agent_sounds.append(float(at))

@@ -29,8 +29,8 @@ from livekit import api
 from prometheus_client.parser import text_string_to_metric_families
 
 from agent.livekit_api import livekit_api_from_env
-from agent.observability.calls import APOLOGY
 from agent.providers import LLM_CONN_OPTIONS
+from agent.recovery.lines import TROUBLE as APOLOGY
 from devstack import services as svc
 from devstack.caller import TestCaller
 from emulators.llm_script import Script, reply, tool_call
@@ -107,7 +107,8 @@ class Run:
 
 async def browser_call(stack: LiveStack, run: Run) -> None:
     """Greeting; hours (answered); services (a tool call, then the answer); hours again; an
-    order question whose every LLM attempt gets a 503 (the apology, no answer); hang up."""
+    order question whose every LLM attempt gets a 503 (the recovery's apology, then the turn
+    once more); hang up."""
     stack.reset(Script([
         reply(GREETING, when="greet the caller"),
         reply(HOURS, when="opening hours", repeat=True),
@@ -235,6 +236,8 @@ def test_keypad_handover_transfer_and_tool_outcome_are_counted(run: Run) -> None
 
 def test_the_llm_fault_shows_in_the_error_counter(run: Run) -> None:
     assert run.delta("phone_agent_provider_errors_total", **ERRORS_FINAL) == 1
+    # ...and what the caller got instead: the apology and the turn tried once more
+    assert run.delta("phone_agent_recovery_events_total", kind="reply_retried") == 1
     assert run.delta("phone_agent_provider_errors_total", **ERRORS_RETRIED) == LLM_ATTEMPTS - 1
     assert scalar(f"sum(phone_agent_provider_errors_total{{{_selector(ERRORS_FINAL)}}})") == \
         total(run.after, "phone_agent_provider_errors_total", **ERRORS_FINAL)
@@ -336,11 +339,15 @@ def test_the_call_records_agree_with_the_metrics(run: Run, live_stack: LiveStack
         run.delta("phone_agent_turn_latency_seconds_sum"), abs=0.01)
     assert browser.errors["llm final"] == 1 and browser.errors["llm retried"] == LLM_ATTEMPTS - 1
     # Every spoken line carries its speaking times (the dead-air figure is built from them),
-    # and the apology that ended the faulted turn's silence was recorded.
+    # and the apology that ended the faulted turn's silence is one of them (agent/recovery),
+    # with its retry recorded.
     lines = [json.loads(e["detail"])["metrics"] for e in events
              if e["call_uid"] == browser.record["call_uid"] and e["kind"] == "transcript"]
     assert lines and all("started_speaking_at" in m and "stopped_speaking_at" in m
                          for m in lines)
-    assert any(e["kind"] == "apology" for e in events)
+    assert any(e["kind"] == "transcript" and e["role"] == "assistant"
+               and "trouble on my end" in (e["text"] or "") for e in events
+               if e["call_uid"] == browser.record["call_uid"])
+    assert any(e["kind"] == "reply_retried" for e in events)
     fig = figures("run", facts, [])
     assert fig.completed == 2 and fig.transfer_rate == 0.5 and fig.turns == 3

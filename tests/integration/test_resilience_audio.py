@@ -17,8 +17,9 @@ from livekit.agents import APIConnectOptions, APIStatusError, function_tool
 from livekit.agents import llm as lk_llm
 from livekit.plugins import openai
 
-from agent.observability.calls import APOLOGY
 from agent.providers import DEEPSEEK_EXTRA_BODY, LLM_CONN_OPTIONS
+from agent.recovery.lines import HOLD
+from agent.recovery.lines import TROUBLE as APOLOGY
 from devstack.caller import Burst, TestCaller
 from emulators import ProviderEmulators
 from emulators.deepseek import THINKING_400
@@ -69,6 +70,14 @@ async def ask(caller: TestCaller, question: str, within: float = 30.0
     answer = await caller.wait_for_speech(after=end, within=within)
     await caller.wait_until_quiet(answer)
     return answer.start - end, answer
+
+
+def part(burst: Burst, text: str, *, last: bool = False) -> Burst:
+    """The opening (or `last`: the closing) stretch of `burst` as long as `text` spoken: two
+    lines with less than the caller's burst gap between them arrive as one burst."""
+    n = int((speech_seconds(text) + 0.3) * 48000) * 2
+    pcm = burst.pcm[-n:] if last else burst.pcm[:n]
+    return Burst(burst.start, burst.start + len(pcm) / 96000, bytearray(pcm))
 
 
 async def wait_for_silence(caller: TestCaller, quiet_s: float, within: float = 60.0) -> None:
@@ -238,12 +247,22 @@ async def test_llm_stall_is_cut_short_and_answered(stack: LiveStack) -> None:
     try:
         stack.emulators.faults.update({"llm_stall_s": 30.0})  # far beyond any timeout
         spoken_before = len(stack.emulators.tts_texts)  # captures span the whole session
-        gap, answer = await ask(caller, "what are your opening hours")
+        requests_before = len(stack.emulators.llm_requests)
+        end = await caller.say(synthesize("what are your opening hours"))
+        first = await caller.wait_for_speech(after=end, within=10)
+        await wait_for_silence(caller, quiet_s=2.5)
+        # The caller is not left in silence while the request is waited out: the watchdog's
+        # pre-rendered hold line, on the recovery track (how soon: bench.faults). The answer
+        # may follow it within the caller's burst gap: hear the burst's opening.
+        assert heard(part(first, HOLD), HOLD, HOURS, APOLOGY, GREETING) == HOLD
+        # ...the stalled request was cut off and retried (not waited out for 30 s)...
         assert "llm_stall_s" in stack.emulators.faults.fired
-        assert gap >= LLM_CONN_OPTIONS.timeout, "the stall should have been waited out"
-        assert gap < MAX_SILENCE_S, f"{gap:.1f} s of dead air during an LLM stall"
-        # The retry answered: the real answer, no apology talking over it.
-        assert heard(answer, HOURS, APOLOGY, GREETING) == HOURS
+        assert len(stack.emulators.llm_requests) - requests_before >= 2
+        # ...and the retry answered: the real answer, no apology talking over it.
+        assert any(heard(b, HOURS, HOLD, APOLOGY, GREETING) == HOURS
+                   for b in caller.speech_after(end)) or (
+            first.duration > speech_seconds(HOLD) + 2.0
+            and HOURS in stack.emulators.tts_texts[spoken_before:])
         assert not any(APOLOGY in t for t in stack.emulators.tts_texts[spoken_before:])
         gap2, answer2 = await ask(caller, "what are your opening hours")
         assert heard(answer2, HOURS, APOLOGY, GREETING) == HOURS

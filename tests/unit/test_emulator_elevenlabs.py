@@ -7,6 +7,7 @@ import asyncio
 import aiohttp
 import pytest
 from livekit.agents import APIConnectOptions, APIError, APIStatusError
+from livekit.agents import tts as lk_tts
 from livekit.plugins import elevenlabs
 
 from emulators import LatencyProfile, ProviderEmulators
@@ -22,19 +23,21 @@ def make_tts(emu: ProviderEmulators, http: aiohttp.ClientSession, **kw) -> eleve
                           encoding=kw.pop("encoding", "pcm_16000"), **kw)
 
 
-async def speak(tts: elevenlabs.TTS, pieces: list[str],
+async def speak(tts: lk_tts.TTS, pieces: list[str],
                 conn_options: APIConnectOptions = FAST) -> tuple[bytes, int]:
+    """Stream `pieces` through `tts` (any plugin); the audio and its sample rate."""
     stream = tts.stream(conn_options=conn_options)
     for p in pieces:
         stream.push_text(p)
     stream.end_input()
-    pcm = bytearray()
-    rate = 0
-    async with asyncio.timeout(20):
-        async for ev in stream:
-            pcm.extend(bytes(ev.frame.data))
-            rate = ev.frame.sample_rate
-    await stream.aclose()
+    pcm, rate = bytearray(), 0
+    try:
+        async with asyncio.timeout(20):
+            async for ev in stream:
+                pcm.extend(bytes(ev.frame.data))
+                rate = ev.frame.sample_rate
+    finally:
+        await stream.aclose()
     return bytes(pcm), rate
 
 

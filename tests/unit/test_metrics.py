@@ -278,3 +278,36 @@ async def test_fallbacks_of_a_fallback_adapter_are_counted() -> None:
         "stage": "stt", "provider": "fallback", "kind": "timeout",
         "recoverable": "false"}) is not None
     await adapter.aclose()
+
+
+async def test_the_products_failover_chains_count_by_plugin_and_recovery_by_kind(
+        tmp_path: Path) -> None:
+    """The call's STT chain wraps each plugin in the silence guard: a fallback is still
+    counted under the plugin's name. Recovery events of the call record are counted by kind."""
+    from livekit.agents import AgentSession
+    from livekit.agents.stt.fallback_adapter import AvailabilityChangedEvent
+
+    from emulators import ProviderEmulators
+    from tests.unit.test_failover import chains
+
+    async with ProviderEmulators() as emu:
+        c = chains(tmp_path, **emu.env(), **emu.backup_env())
+    session: AgentSession[None] = AgentSession(stt=c.stt.plugin, llm=c.llm.plugin,
+                                               tts=c.tts.plugin)
+    metrics.watch_session(session)
+    before = value("phone_agent_fallbacks_total", stage="stt", provider="deepgram")
+    c.stt.plugin.emit("stt_availability_changed",
+                      AvailabilityChangedEvent(stt=c.stt.members[0].plugin, available=False))
+    assert value("phone_agent_fallbacks_total", stage="stt", provider="deepgram") == before + 1
+    metrics.initialize(tools=[])
+    for kind in metrics.RECOVERY_EVENTS:  # zero series exist before the first one
+        assert REGISTRY.get_sample_value("phone_agent_recovery_events_total",
+                                         {"kind": kind}) is not None
+    held = value("phone_agent_recovery_events_total", kind="hold_line")
+    metrics.record_call_event("hold_line")
+    metrics.record_call_event("transcript")  # not a recovery event: no new series
+    assert value("phone_agent_recovery_events_total", kind="hold_line") == held + 1
+    assert REGISTRY.get_sample_value("phone_agent_recovery_events_total",
+                                     {"kind": "transcript"}) is None
+    for chain in (c.stt, c.llm, c.tts):
+        await chain.adapter.aclose()

@@ -99,7 +99,7 @@ async def test_tts_is_elevenlabs_streaming_pcm() -> None:
 
 
 def test_auto_turn_detection_uses_offline_audio_model_without_text_model(monkeypatch) -> None:
-    monkeypatch.setattr(providers, "semantic_model_available", lambda: None)
+    monkeypatch.setattr(providers.turns, "semantic_model_available", lambda: None)
     choice = providers.choose_turn_detector("auto")
     assert choice.kind == "audio"
     detector = providers.build_turn_detector(choice)
@@ -108,12 +108,12 @@ def test_auto_turn_detection_uses_offline_audio_model_without_text_model(monkeyp
 
 
 def test_auto_turn_detection_prefers_semantic_model_when_cached(monkeypatch) -> None:
-    monkeypatch.setattr(providers, "semantic_model_available", lambda: "v0.4.1-intl")
+    monkeypatch.setattr(providers.turns, "semantic_model_available", lambda: "v0.4.1-intl")
     assert providers.choose_turn_detector("auto").kind == "semantic"
 
 
 def test_semantic_without_model_files_is_a_clear_error(monkeypatch) -> None:
-    monkeypatch.setattr(providers, "semantic_model_available", lambda: None)
+    monkeypatch.setattr(providers.turns, "semantic_model_available", lambda: None)
     with pytest.raises(RuntimeError, match="download-files"):
         providers.choose_turn_detector("semantic")
 

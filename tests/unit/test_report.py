@@ -57,7 +57,7 @@ async def records(db_url: str) -> AsyncIterator[str]:
     repo = await Repository.open(db_url)
     try:
         # Day 1. A browser call: greeting, three answers (1.0 s, 3.5 s and talked over, then
-        # after a failed turn the apology came 2.5 s later and an answer 0.5 s), 60 s.
+        # after a failed turn the hold line came 2.5 s later and an answer 0.5 s), 60 s.
         await _call(repo, "c1", "2026-05-04", ended_by="caller", duration=60.0,
                     channel="standard")
         await _line(repo, "c1", "assistant", 0.0, 3.0)
@@ -66,7 +66,8 @@ async def records(db_url: str) -> AsyncIterator[str]:
         await _line(repo, "c1", "user", 11.0, 12.0)
         await _line(repo, "c1", "assistant", 15.5, 16.0, interrupted=True, e2e_latency=3.5)
         await _line(repo, "c1", "user", 17.0, 18.0)
-        await _event(repo, "c1", "apology", json.dumps({"at": T0 + 20.5}))
+        await _event(repo, "c1", "hold_line", json.dumps({"at": T0 + 20.5,
+                                                          "line": "One moment, please."}))
         await _event(repo, "c1", "provider_error", "llm/openai/http_5xx/retried LLM: 503")
         await _event(repo, "c1", "provider_error", "llm/openai/http_5xx/final LLM: 503")
         await _line(repo, "c1", "user", 30.0, 31.0)
@@ -104,7 +105,7 @@ async def test_one_day_of_records(records: str) -> None:
     assert day.turns == 3 and day.p50_s == pytest.approx(1.0)
     assert day.p95_s == pytest.approx(3.25) and day.p99_s == pytest.approx(3.45)
     assert day.interruption_rate == pytest.approx(1 / 5)  # 5 agent utterances, 1 talked over
-    # 3.5 s before the talked-over answer, 2.5 s before the apology; the 1.0 and 0.5 s
+    # 3.5 s before the talked-over answer, 2.5 s before the hold line; the 1.0 and 0.5 s
     # answers are no dead air. Over 100 s of completed calls.
     assert day.dead_air_ratio == pytest.approx(6.0 / 100)
     assert day.tool_calls == 4 and day.tool_success_rate == pytest.approx(0.5)
