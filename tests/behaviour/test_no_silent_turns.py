@@ -159,7 +159,8 @@ async def test_failed_model_gets_the_hold_line_and_one_retry(repo: Repository,
 
 
 @asynccontextmanager
-async def handover_call(repo: Repository, tmp_path: Path, plan: TransferPlan, outcome: bool
+async def handover_call(repo: Repository, tmp_path: Path, plan: TransferPlan, outcome: bool,
+                        records: Any = None
                         ) -> AsyncIterator[tuple[Handover, CallState, list[Any]]]:
     from agent.telephony.cold_transfer import TransferOutcome
 
@@ -179,7 +180,8 @@ async def handover_call(repo: Repository, tmp_path: Path, plan: TransferPlan, ou
         async with AgentSession[CallState](llm=model, userdata=state) as s:
             await s.start(PhoneAssistant(state=state))
             yield (Handover(s, state, plan=plan, voice=PrerenderedVoice.load(settings),
-                            repo=repo, on_event=lambda k, d: log.append((k, d)),
+                            repo=repo if records is None else records,
+                            on_event=lambda k, d: log.append((k, d)),
                             on_transfer=lambda o: log.append(("outcome", o.ok)),
                             transfer=transfer), state, log)
 
@@ -211,3 +213,18 @@ async def test_handover_offers_a_callback_on_the_keypad(repo: Repository,
     assert "tts" in (callbacks[0].reason or "")
     assert log[-1] == ("handover", "tts: the voice failed twice; callback booked on the keypad")
     assert state.ended_by == "agent"
+
+
+async def test_no_callback_is_offered_while_the_database_is_down(repo: Repository,
+                                                                 tmp_path: Path) -> None:
+    """A callback that can't be stored would be a promise nobody keeps."""
+    plan = TransferPlan({}, None)
+    async with handover_call(repo, tmp_path, plan, outcome=False,
+                             records=lambda: None) as (handover, state, log):
+        await asyncio.wait_for(handover.run("llm: every model failed"), 60)
+        assert not handover.on_digit("1"), "no keypad offer may be waiting"
+    assert await repo.count_callbacks(call_id=state.call_uid) == 0
+    assert log[-1] == ("handover", "llm: every model failed; no transfer or callback, "
+                       "call ended")
+    assert state.ended_by == "agent"
+
