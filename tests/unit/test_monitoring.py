@@ -51,7 +51,7 @@ def promtool(*args: str, cwd: Path = MONITORING) -> subprocess.CompletedProcess[
 def test_rules_and_config_pass_promtool_check() -> None:
     rules = promtool("check", "rules", "alerts.yml")
     assert rules.returncode == 0, rules.stdout + rules.stderr
-    assert "SUCCESS: 8 rules found" in rules.stdout
+    assert "SUCCESS: 9 rules found" in rules.stdout
     config = promtool("check", "config", "prometheus.yml")
     assert config.returncode == 0, config.stdout + config.stderr
 
@@ -80,7 +80,7 @@ def test_every_alert_has_a_firing_and_a_quiet_test_case() -> None:
     alerts = {r["alert"] for g in rules["groups"] for r in g["rules"]}
     assert alerts == {"HighTurnLatency", "CriticalTurnLatency", "HighErrorRate",
                       "DroppedCallsSpike", "STTProviderDown", "TTSProviderDown",
-                      "CapacityWarning", "HighEscalationRate"}
+                      "CapacityWarning", "HighEscalationRate", "ProviderFailover"}
     cases = yaml.safe_load((MONITORING / "alerts_test.yml").read_text())["tests"]
     fired = {c["alertname"] for t in cases for c in t["alert_rule_test"] if c["exp_alerts"]}
     quiet = {c["alertname"] for t in cases for c in t["alert_rule_test"] if not c["exp_alerts"]}
@@ -102,7 +102,7 @@ def test_dashboard_has_the_panels_operators_need() -> None:
     titles = " | ".join(title for title, _ in dashboard_exprs()).lower()
     for needed in ("active calls", "turn latency p50 / p95 / p99", "calls per minute",
                    "error rate", "stage latency heatmap", "barge-in", "escalation",
-                   "tool outcomes"):
+                   "tool outcomes", "failover"):
         assert needed in titles, needed
     dash = json.loads((MONITORING / "grafana-dashboard.json").read_text())
     assert dash["__inputs"][0]["pluginId"] == "prometheus"  # importable with a data source
