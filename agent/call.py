@@ -319,7 +319,8 @@ def _log_delete_failure(fut: asyncio.Future[Any]) -> None:
 
 async def run_call(ctx: JobContext, resources: ProcessResources) -> None:
     """Serve the job's room: find out who is calling, then run the call."""
-    ctx.log_context_fields = {"room": ctx.room.name}
+    # The bridge names a caller's room after their number: every log line carries it masked.
+    ctx.log_context_fields = {"room": redact(ctx.room.name)}
     await ctx.connect()
     metadata = parse_metadata(ctx.job.metadata)
     request = outbound.OutboundRequest.from_metadata(metadata)

@@ -134,9 +134,11 @@ _PIN_RE = re.compile(
     rf"(?i)\b(?:{_PIN_LABEL})(?:'s)?((?:\s*(?:is|was|:|=|#)|\s+(?:{_HEDGE}))*\s*)"
     r"(\d{3,8}|\d(?:\s\d){2,7})(?!\w)"
 )
-_INTL_PHONE_RE = re.compile(r"(?<![\w+])\+\d[\d .()-]{6,20}\d(?![\w])")
+# An underscore joins a number to its neighbours in identifiers (the SIP bridge's room
+# "call-_+15550001111_9VvkM…" and participant "sip_+15550001111"), so it bounds a number too.
+_INTL_PHONE_RE = re.compile(r"(?<![^\W_]|\+)\+\d[\d .()-]{6,20}\d(?![^\W_])")
 _NANP_PHONE_RE = re.compile(
-    r"(?<![\w+.-])(?:1[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]?\d{4}(?![\w-]|\.\d)"
+    r"(?<![^\W_]|[+.-])(?:1[ .-]?)?(?:\(\d{3}\)|\d{3})[ .-]?\d{3}[ .-]?\d{4}(?![^\W_]|-|\.\d)"
 )
 _LOCAL_PHONE_RE = re.compile(r"(?<![\w+.$,/-])\d{3}-\d{4}(?![\w-]|\.\d)")
 _STREET = (r"street|st|avenue|ave|road|rd|boulevard|blvd|lane|ln|drive|dr|court|ct|way"

@@ -37,6 +37,10 @@ POSITIVE = [
     ("+44 20 7123 4567", "[PHONE …4567]"),
     ("sip:+14155550100@sip.example.com", "sip:[PHONE …0100]@sip.example.com"),
     ("four one five, five five five, zero one zero zero", "[PHONE …0100]"),
+    # joined by underscores: the bridge's room and participant names
+    ("room call-_+15550001111_9VvkMvRjnNNe", "room call-_[PHONE …1111]_9VvkMvRjnNNe"),
+    ("participant sip_+15550001111 left", "participant sip_[PHONE …1111] left"),
+    ("sip_4155550100", "sip_[PHONE …0100]"),
     # cards: no digits kept
     ("card 4111 1111 1111 1111 exp 12/27", "card [CARD] exp 12/27"),
     ("4111-1111-1111-1111", "[CARD]"),
@@ -117,6 +121,7 @@ NEGATIVE = [
     "000-12-3456",  # not a valid SSN
     "ts=1712345678901 took 1234 ms",  # millisecond timestamp
     "trace 4bf92f3577b34da6a3ce929d0e0e4736",
+    "job AJ_umkVq2wJtsjD room RM_diJ3t7nrCmEb call 266417752e8b42828a80d91e1851e4b8",
     "uuid 123e4567-e89b-12d3-a456-426614174000",
     "listening on 192.168.100.200:8080",
     "order number four eight two one three",
