@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo
 
 from .config_checks import cross_problems
 from .config_parsers import (
+    DEFAULT_BUSINESS_TIMEZONE,
     DatabaseUrl,
     agent_name,
     database_url,
@@ -46,7 +47,6 @@ from .config_parsers import (
     whole,
     without_password,
 )
-from .data.store import DEFAULT_BUSINESS_TIMEZONE
 from .telephony.destinations import TransferPlan, WarmTransferPlan
 
 T = TypeVar("T")

@@ -13,6 +13,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .telephony.destinations import SIP_URI, TransferPlan
 
+# The business's time zone when none is configured (BUSINESS_TIMEZONE's default). Here, not in
+# agent/data: importing the data package from the settings would import livekit.agents (and
+# prometheus_client) before the CLI has prepared the metrics directory (agent/metrics_dir.py).
+DEFAULT_BUSINESS_TIMEZONE = "America/Los_Angeles"
+
 
 def text(value: str) -> str:
     return value

@@ -10,10 +10,8 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from ..config_parsers import DEFAULT_BUSINESS_TIMEZONE
 from .db import Database
-
-# The business's time zone when none is configured (BUSINESS_TIMEZONE's default).
-DEFAULT_BUSINESS_TIMEZONE = "America/Los_Angeles"
 
 
 def business_clock(zone: ZoneInfo) -> Callable[[], datetime]:

@@ -311,3 +311,15 @@ async def test_the_products_failover_chains_count_by_plugin_and_recovery_by_kind
                                      {"kind": "transcript"}) is None
     for chain in (c.stt, c.llm, c.tts):
         await chain.adapter.aclose()
+
+
+def test_the_cli_imports_no_prometheus_client_before_the_metrics_directory() -> None:
+    """prometheus_client chooses multiprocess mode when first imported: if reading the
+    settings imported it (through livekit.agents), the worker's main process would write no
+    samples at all — no active-calls or capacity gauge, a /metrics without the worker."""
+    probe = ("import sys, agent.cli; "
+             "print(sorted(m for m in ('prometheus_client', 'livekit.agents') "
+             "if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
