@@ -41,6 +41,7 @@ QUESTION = "what are your opening hours"
 class FailoverStack:
     live: LiveStack
     state_dir: Path
+    database_url: str  # its own: a call cut off at teardown must not be another test's record
 
     @property
     def emu(self) -> ProviderEmulators:
@@ -64,17 +65,18 @@ class FailoverStack:
 
     def events(self, room: str) -> list[tuple[str, str]]:
         """The call record's events of the latest call in `room` (a LIKE pattern)."""
-        return call_events(self.live.database_url, room)
+        return call_events(self.database_url, room)
 
 
 @pytest.fixture(scope="module")
 def failover(live_stack: LiveStack, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[FailoverStack]:
     state_dir = tmp_path_factory.mktemp("failover")
+    database_url = f"sqlite:///{state_dir}/calls.db"
     emu = live_stack.emulators
     env = {**emu.env(), **emu.backup_env(), "AGENT_NAME": AGENT,
            "TURN_DETECTOR": os.environ.get("TEST_FAILOVER_TURN_DETECTOR", "audio"),
-           "DATABASE_URL": live_stack.database_url, "FAILOVER_STATE_DIR": str(state_dir),
+           "DATABASE_URL": database_url, "FAILOVER_STATE_DIR": str(state_dir),
            "LOG_LEVEL": "info",
            "AGENT_HEALTH_PORT": "0",  # the suite's worker holds 8081
            "METRICS_PORT": "0",  # and 9100 (its /metrics)
@@ -89,7 +91,7 @@ def failover(live_stack: LiveStack, tmp_path_factory: pytest.TempPathFactory
             if len(list((state_dir / "voice").glob("*/*.wav"))) >= len(lines.PRERENDERED):
                 break
             time.sleep(0.1)
-        yield FailoverStack(live_stack, state_dir)
+        yield FailoverStack(live_stack, state_dir, database_url)
     finally:
         worker.stop()
 
