@@ -62,6 +62,7 @@ class TestCaller:
         self._source = rtc.AudioSource(RATE, 1, queue_size_ms=200)
         self._tasks: list[asyncio.Task[None]] = []
         self._last_voiced = 0.0
+        self._last_voiced_main = True  # which track the last voiced frame came from
         self._speech_changed = asyncio.Event()
         self.speak_end: float | None = None  # when the last say() finished sending speech
         self._outbox: list[tuple[bytes, asyncio.Future[float]]] = []
@@ -115,6 +116,11 @@ class TestCaller:
                     self.bursts.append(Burst(start=now, end=now))
                     self._speech_changed.set()
                 self._last_voiced = now
+                self._last_voiced_main = main
+            elif self._last_voiced_main != main:
+                # The other track is the one speaking: this track's silence would be spliced
+                # into the middle of its words.
+                continue
             if self.bursts and now - self._last_voiced <= self.silence_gap:
                 burst = self.bursts[-1]
                 burst.end = max(burst.end, self._last_voiced)
