@@ -126,14 +126,17 @@ async def test_a_lost_answer_with_the_caller_still_there_is_a_failure(
 
 async def test_a_refused_refer_does_not_wait_for_the_caller(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("agent.telephony.cold_transfer.LOST_ANSWER_GRACE_S", 30.0)
+    async def never(_: CallState) -> bool:
+        raise AssertionError("a refusal is an answer: nothing to wait for")
+
+    monkeypatch.setattr("agent.telephony.cold_transfer._caller_taken", never)
 
     async def refer(*_: str) -> api.TransferSIPParticipantResponse:
         raise api.SipCallError("failed", "rejected", status=400,
                                metadata={"sip_status_code": "603", "sip_status": "Decline"})
 
-    outcome = await asyncio.wait_for(cold_transfer(phone_state(), PLAN, "support", refer), 5)
-    assert not outcome.ok
+    outcome = await cold_transfer(phone_state(), PLAN, "support", refer)
+    assert not outcome.ok and "603" in outcome.detail
 
 
 async def test_browser_callers_are_not_referred() -> None:
